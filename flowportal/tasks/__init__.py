@@ -1,0 +1,1 @@
+"""Invoke task collections; the root collection is assembled from these."""

@@ -1,0 +1,250 @@
+"""Plans: the pure decision of what to create, update or leave alone.
+
+A plan is a value: it prints, serializes to JSON and is compared in tests;
+applying it is the shell's job. Secret values never enter a plan's rendered
+forms: a secret env var shows as changed, never with its value.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from portal_core.deployments import DeployedState, DeploymentSpec
+
+REDACTED = "<secret>"
+DEFAULT_WORK_QUEUE = "default"
+
+
+class Action(str, enum.Enum):
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+
+
+@attrs.frozen
+class FieldChange:
+    """One field that differs; `before`/`after` are display values (secrets redacted)."""
+
+    field: str
+    before: Any
+    after: Any
+
+    def render(self) -> str:
+        if self.before is None:
+            return f"{self.field}: + {_show(self.after)}"
+        if self.after is None:
+            return f"{self.field}: - {_show(self.before)}"
+        return f"{self.field}: {_show(self.before)} -> {_show(self.after)}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value if value else '""'
+    return repr(value) if not isinstance(value, (list, dict, tuple)) else _compact(value)
+
+
+def _compact(value: Any) -> str:
+    import json
+
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+@attrs.frozen
+class Change:
+    flow_key: str
+    name: str
+    action: Action
+    spec: DeploymentSpec
+    current: DeployedState | None = None
+    fields: tuple[FieldChange, ...] = ()
+
+    @property
+    def pending(self) -> bool:
+        return self.action is not Action.UNCHANGED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "flow": self.flow_key,
+            "name": self.name,
+            "action": self.action.value,
+            "version": self.spec.version,
+            "fields": [
+                {"field": f.field, "before": f.before, "after": f.after} for f in self.fields
+            ],
+        }
+
+
+@attrs.frozen
+class Plan:
+    """What a deploy or promote will do, for one target environment."""
+
+    env: str
+    changes: tuple[Change, ...]
+    warnings: tuple[str, ...] = ()
+    source_env: str | None = None
+
+    @property
+    def pending(self) -> tuple[Change, ...]:
+        return tuple(c for c in self.changes if c.pending)
+
+    @property
+    def has_changes(self) -> bool:
+        return bool(self.pending)
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
+
+    def summary(self) -> str:
+        return (
+            f"{self.count(Action.CREATE)} to create, {self.count(Action.UPDATE)} to update, "
+            f"{self.count(Action.UNCHANGED)} unchanged"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "env": self.env,
+            "source_env": self.source_env,
+            "changes": [c.to_json() for c in self.changes],
+            "warnings": list(self.warnings),
+            "summary": {a.value: self.count(a) for a in Action},
+        }
+
+
+# --------------------------------------------------------------------------- diff
+
+
+def _norm_queue(value: str | None) -> str:
+    return value or DEFAULT_WORK_QUEUE
+
+
+def _env_changes(
+    before: Mapping[str, Any], after: Mapping[str, Any], secrets: frozenset[str]
+) -> list[FieldChange]:
+    changes = []
+    for key in sorted(set(before) | set(after)):
+        old, new = before.get(key), after.get(key)
+        if old == new:
+            continue
+        secret = key in secrets
+        shown_old = None if key not in before else ("<removed>" if key not in after else old)
+        if secret and key in before:
+            shown_old = REDACTED
+        shown_new = None if key not in after else (REDACTED if secret else new)
+        if key not in after:
+            shown_old = REDACTED if secret else "<set>"
+        changes.append(FieldChange(f"env.{key}", shown_old, shown_new))
+    return changes
+
+
+def _mapping_changes(
+    prefix: str, before: Mapping[str, Any], after: Mapping[str, Any]
+) -> list[FieldChange]:
+    return [
+        FieldChange(f"{prefix}.{key}", before.get(key), after.get(key))
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+
+
+def _plain(value: Any) -> Any:
+    """Tuples -> lists, recursively, so equality ignores the container type."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if attrs.has(type(value)):
+        return _plain(attrs.asdict(value))
+    return value
+
+
+def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
+    """Every difference between a resolved spec (`paused` not None) and a state."""
+    changes: list[FieldChange] = []
+
+    def compare(field: str, before: Any, after: Any) -> None:
+        if _plain(before) != _plain(after):
+            changes.append(FieldChange(field, _plain(before), _plain(after)))
+
+    compare("flow_name", state.flow_name, spec.flow_name)
+    compare("entrypoint", state.entrypoint, spec.entrypoint)
+    compare("version", state.version, spec.version)
+    compare("description", state.description, spec.description)
+    old_tags, new_tags = set(state.tags), set(spec.tags)
+    if old_tags != new_tags:
+        changes.append(
+            FieldChange("tags", sorted(old_tags - new_tags) or None, sorted(new_tags - old_tags) or None)
+        )
+    compare("work_pool_name", state.work_pool_name, spec.work_pool_name)
+    compare("work_queue_name", _norm_queue(state.work_queue_name), _norm_queue(spec.work_queue_name))
+    old_jv = {k: v for k, v in state.job_variables.items() if k != "env"}
+    new_jv = {k: v for k, v in spec.job_variables.items() if k != "env"}
+    changes.extend(_mapping_changes("job_variables", _plain(old_jv), _plain(new_jv)))
+    changes.extend(_env_changes(state.env_vars, spec.env_vars, spec.secret_names))
+    changes.extend(_mapping_changes("parameters", _plain(state.parameters), _plain(spec.parameters)))
+    if _plain(state.parameter_schema or {}) != _plain(spec.parameter_schema or {}):
+        changes.append(FieldChange("parameter_schema", "<changed>", "<changed>"))
+    compare("schedules", [s.cron for s in state.schedules], [s.cron for s in spec.schedules])
+    compare(
+        "schedule_timezones",
+        [s.timezone for s in state.schedules],
+        [s.timezone for s in spec.schedules],
+    ) if [s.cron for s in state.schedules] == [s.cron for s in spec.schedules] else None
+    compare("paused", state.paused, spec.paused)
+    compare("concurrency_limit", state.concurrency_limit, spec.concurrency_limit)
+    compare("pull_steps", list(state.pull_steps), list(spec.pull_steps))
+    compare("enforce_parameter_schema", state.enforce_parameter_schema, spec.enforce_parameter_schema)
+    return tuple(changes)
+
+
+def resolve_paused(spec: DeploymentSpec, current: DeployedState | None) -> DeploymentSpec:
+    """A deployment paused in the UI stays paused unless config says otherwise."""
+    if spec.paused is not None:
+        return spec
+    return attrs.evolve(spec, paused=bool(current.paused) if current else False)
+
+
+def plan_change(spec: DeploymentSpec, current: DeployedState | None) -> Change:
+    resolved = resolve_paused(spec, current)
+    if current is None:
+        return Change(resolved.flow_key, resolved.name, Action.CREATE, resolved)
+    fields = diff(resolved, current)
+    action = Action.UPDATE if fields else Action.UNCHANGED
+    return Change(resolved.flow_key, resolved.name, action, resolved, current, fields)
+
+
+def index_by_name(states: Iterable[DeployedState]) -> dict[str, DeployedState]:
+    """Exact-name index. The Prefect filter is a prefix/wildcard match, so this is the
+    exact filter; two deployments with one name under different flows keep the first."""
+    index: dict[str, DeployedState] = {}
+    for state in states:
+        index.setdefault(state.name, state)
+    return index
+
+
+def make_plan(
+    env: str,
+    specs: Sequence[DeploymentSpec],
+    current: Iterable[DeployedState],
+    warnings: Sequence[str] = (),
+    source_env: str | None = None,
+) -> Plan:
+    by_name = index_by_name(current)
+    changes = tuple(plan_change(spec, by_name.get(spec.name)) for spec in specs)
+    return Plan(env=env, changes=changes, warnings=tuple(warnings), source_env=source_env)
+
+
+def state_after(change: Change, deployment_id: str = "", flow_id: str = "") -> DeployedState:
+    """The state applying `change` produces (used by tests and by in-memory gateways)."""
+    spec = change.spec
+    fields = {a.name: getattr(spec, a.name) for a in attrs.fields(type(spec))
+              if a.name not in ("flow_key", "secret_names")}
+    current = change.current
+    return DeployedState(
+        **fields,
+        id=current.id if current else deployment_id,
+        flow_id=current.flow_id if current else flow_id,
+    )
