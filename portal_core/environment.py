@@ -98,3 +98,20 @@ def work_queue_for(env: EnvironmentConfig, static: StaticFlowConfig) -> str:
 def pool_takes_image(env: EnvironmentConfig) -> bool:
     """Process pools run in the worker's own environment; an image means nothing there."""
     return env.work_pool is None or env.work_pool.type != "process"
+
+
+def pools_to_create(
+    env_name: str, env: EnvironmentConfig, missing: list[str]
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """Split missing pools into (name, type) to create and problems to report."""
+    create, problems = [], []
+    for name in missing:
+        if env.work_pool is not None and env.work_pool.name == name and env.work_pool.create:
+            create.append((name, env.work_pool.type))
+        else:
+            problems.append(
+                f"work pool {name!r} does not exist on {env_name!r}'s Prefect server; create it "
+                f"(prefect work-pool create {name} --type process) or set "
+                f"environments.{env_name}.work_pool.create: true"
+            )
+    return create, problems

@@ -212,6 +212,10 @@ def workflow_page_url(api_url: str, repo: RepoRef, workflow: str) -> str:
     return f"{web_url_for(api_url)}/{repo.full_name}/actions/workflows/{workflow}"
 
 
+def run_page_url(api_url: str, repo: RepoRef, run_id: int) -> str:
+    return f"{web_url_for(api_url)}/{repo.full_name}/actions/runs/{run_id}"
+
+
 def strip_credentials(url: str) -> str:
     """`url` without a `user:password@` part, for showing a URL in a message."""
     try:

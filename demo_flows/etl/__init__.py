@@ -1,0 +1,1 @@
+"""Extract/transform/load flows (grouped under `etl`)."""

@@ -1,0 +1,1 @@
+"""Reporting flows (grouped under `reports`)."""

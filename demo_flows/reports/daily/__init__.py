@@ -1,0 +1,1 @@
+"""Daily reports (grouped under `reports/daily`)."""

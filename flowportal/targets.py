@@ -1,0 +1,44 @@
+"""Which Prefect API an environment talks to.
+
+Order: the environment's `prefect_api_url`; else `PREFECT_API_URL` from the
+shell; else the embedded local server under `.portal/server`, started on demand.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import attrs
+
+from flowportal.workspace import Workspace
+
+
+@attrs.frozen
+class ApiTarget:
+    url: str
+    api_key: str | None = attrs.field(default=None, repr=False)
+    ui_url: str | None = None
+    embedded: bool = False
+
+
+def resolve_api(
+    workspace: Workspace, env_name: str, environ: Mapping[str, str] | None = None
+) -> ApiTarget:
+    env = workspace.config.environment(env_name)
+    environ = os.environ if environ is None else environ
+    api_key = environ.get(env.api_key_env) or None
+    if env.prefect_api_url:
+        return ApiTarget(env.prefect_api_url, api_key, env.ui_url)
+    if environ.get("PREFECT_API_URL"):
+        return ApiTarget(environ["PREFECT_API_URL"], api_key, env.ui_url)
+    from portal_io.local_server import LocalServer
+
+    url = LocalServer(workspace.state_dir / "server").ensure_running()
+    return ApiTarget(url, None, env.ui_url, embedded=True)
+
+
+def gateway_for(workspace: Workspace, target: ApiTarget):  # -> PrefectGateway
+    from portal_io.prefect_gateway import PrefectGateway
+
+    return PrefectGateway(target.url, target.api_key, workspace.config.write_concurrency)

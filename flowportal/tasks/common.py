@@ -1,0 +1,86 @@
+"""What every task shares: finding the project, and turning errors into one line."""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from invoke.exceptions import Exit
+
+from flowportal.project import find_project_root
+from portal_core.errors import PlanError, PortalError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("FLOWPORTAL_DEBUG", "") not in ("", "0")
+
+
+def one_line_errors(function: F) -> F:
+    """Known failures become `error: ...` on stderr and exit 1; tracebacks need FLOWPORTAL_DEBUG=1."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from flowportal import render
+
+        try:
+            return function(*args, **kwargs)
+        except Exit:
+            raise
+        except PlanError as err:
+            if debug_enabled():
+                raise
+            for problem in err.problems:
+                render.error_line(problem)
+            raise Exit(code=1) from None
+        except PortalError as err:
+            if debug_enabled():
+                raise
+            render.error_line(str(err))
+            raise Exit(code=1) from None
+        except KeyboardInterrupt:
+            render.error_line("interrupted")
+            raise Exit(code=130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def workspace_here() -> Any:
+    from flowportal.workspace import load_workspace
+
+    return load_workspace(find_project_root(Path.cwd()))
+
+
+class CliReporter:
+    """Shows a use case's progress as it happens (plans, each write, warnings)."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet  # --json: keep stdout for the JSON document
+        self._progress: Any = None
+
+    def plan(self, plan: Any) -> None:
+        from flowportal import render
+
+        if not self.quiet:
+            render.plan_text(plan)
+
+    def step(self, message: str) -> None:
+        from flowportal import render
+
+        if not self.quiet:
+            render.console(stderr=True).print(f"[dim]{render._escape(message)}[/]")
+
+    def applied(self, result: Any) -> None:
+        from flowportal import render
+
+        mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
+        render.console(stderr=True).print(f"  {mark} {render._escape(result.name)}")
+
+    def warning(self, message: str) -> None:
+        from flowportal import render
+
+        render.warning_line(message)

@@ -1,0 +1,90 @@
+"""`invoke deploy` and `invoke list-deployments`."""
+
+from __future__ import annotations
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from flowportal.tasks.common import CliReporter, one_line_errors, workspace_here
+
+
+@task(
+    iterable=["flow"],
+    help={
+        "flow": "flow key to deploy (repeatable), or 'all'",
+        "env": "target environment (see config/environments.yaml)",
+        "branch": "branch name (default: the checkout's); CI passes it",
+        "commit": "commit hash (default: the checkout's short HEAD)",
+        "package-version": "package version (default: pyproject's)",
+        "image": "container image (default: the config's image_template)",
+        "dry-run": "show the plan and stop; exit 2 if changes are pending",
+        "json": "print the plan and results as JSON",
+        "via": "'prefect' (default): write directly; 'github': run the deploy workflow",
+        "ref": "with --via github: the git ref the workflow runs on",
+        "watch": "with --via github: follow the run until it ends",
+    },
+)
+@one_line_errors
+def deploy(
+    c: Context,
+    flow: list[str],
+    env: str = "",
+    branch: str = "",
+    commit: str = "",
+    package_version: str = "",
+    image: str = "",
+    dry_run: bool = False,
+    json: bool = False,
+    via: str = "prefect",
+    ref: str = "",
+    watch: bool = False,
+) -> None:
+    """Deploy flows to an environment: plan, then apply."""
+    from flowportal import render
+
+    if not env:
+        raise Exit("error: --env is required", code=1)
+    if via == "github":
+        from flowportal.usecases.github_dispatch import dispatch_deploy
+
+        workspace = workspace_here()
+        outcome = dispatch_deploy(workspace.root, list(flow), env, ref or None, watch)
+        raise Exit(code=outcome.exit_code)
+    if via != "prefect":
+        raise Exit(f"error: --via must be 'prefect' or 'github', not {via!r}", code=1)
+    from flowportal.usecases.deploy import DeployRequest
+    from flowportal.usecases.deploy import deploy as run
+
+    request = DeployRequest(
+        flows=tuple(flow), env=env, branch=branch or None, commit=commit or None,
+        package_version=package_version or None, image=image or None, dry_run=dry_run,
+    )
+    outcome = run(workspace_here(), request, reporter=CliReporter(quiet=json))
+    if json:
+        render.print_json(outcome.to_json())
+    else:
+        render.results_table(outcome)
+    if outcome.exit_code:
+        raise Exit(code=outcome.exit_code)
+
+
+@task(
+    iterable=["env"],
+    help={
+        "env": "only these environments (repeatable; default: the promotion path)",
+        "json": "print deployment records (seed SDK field names)",
+        "all": "also show deployments not managed by flowportal for this project",
+    },
+)
+@one_line_errors
+def list_deployments(c: Context, env: list[str], json: bool = False, all: bool = False) -> None:
+    """Show which code version runs in each environment."""
+    from flowportal import render
+    from flowportal.usecases.list_deployments import list_deployments as run
+
+    listing = run(workspace_here(), list(env) or None)
+    if json:
+        render.print_json(listing.records(include_others=all))
+    else:
+        render.matrix_table(listing, show_others=all)

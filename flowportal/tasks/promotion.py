@@ -1,0 +1,104 @@
+"""`invoke promote` and `invoke diff`."""
+
+from __future__ import annotations
+
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from flowportal.tasks.common import CliReporter, one_line_errors, workspace_here
+
+
+def _report(outcome, json: bool) -> None:  # type: ignore[no-untyped-def]
+    from flowportal import render
+
+    if json:
+        render.print_json(outcome.to_json())
+        return
+    render.results_table(outcome)
+    if outcome.failed:
+        done = [r.name for r in outcome.results if r.ok]
+        render.error_line(f"{len(outcome.failed)} of {len(outcome.results)} writes failed; "
+                          f"promoted: {', '.join(done) or 'none'}; "
+                          f"not promoted: {', '.join(r.name for r in outcome.failed)}. "
+                          "Re-run to converge.")
+
+
+@task(
+    iterable=["flow"],
+    help={
+        "src": "source environment (the code version is taken from there)",
+        "dst": "target environment (its own settings are kept)",
+        "flow": "flow key (repeatable; default: every flow deployed in src)",
+        "branch": "branch whose deployments to promote (default: the checkout's)",
+        "dry-run": "show the plan and stop; exit 2 if changes are pending",
+        "json": "print the plan and results as JSON",
+        "force": "allow skipping or reversing the promotion path",
+        "via": "'prefect' (default) or 'github' (run the promote workflow)",
+        "ref": "with --via github: the git ref the workflow runs on",
+        "watch": "with --via github: follow the run until it ends",
+    },
+)
+@one_line_errors
+def promote(
+    c: Context,
+    flow: list[str],
+    src: str = "",
+    dst: str = "",
+    branch: str = "",
+    dry_run: bool = False,
+    json: bool = False,
+    force: bool = False,
+    via: str = "prefect",
+    ref: str = "",
+    watch: bool = False,
+) -> None:
+    """Promote the code version running in src to dst: plan, then apply."""
+    if not src or not dst:
+        raise Exit("error: --src and --dst are required", code=1)
+    if via == "github":
+        from flowportal.usecases.github_dispatch import dispatch_promote
+
+        workspace = workspace_here()
+        outcome = dispatch_promote(workspace.root, list(flow), src, dst, branch or None, force,
+                                   ref or None, watch)
+        raise Exit(code=outcome.exit_code)
+    if via != "prefect":
+        raise Exit(f"error: --via must be 'prefect' or 'github', not {via!r}", code=1)
+    from flowportal.usecases.promote import PromoteRequest
+    from flowportal.usecases.promote import promote as run
+
+    request = PromoteRequest(src=src, dst=dst, flows=tuple(flow), branch=branch or None,
+                             force=force, dry_run=dry_run)
+    outcome = run(workspace_here(), request, reporter=CliReporter(quiet=json))
+    _report(outcome, json)
+    if outcome.exit_code:
+        raise Exit(code=outcome.exit_code)
+
+
+@task(
+    iterable=["flow"],
+    help={
+        "src": "environment to compare from",
+        "dst": "environment to compare to",
+        "flow": "flow key (repeatable; default: every flow deployed in src)",
+        "branch": "branch (default: the checkout's)",
+        "json": "print the plan as JSON",
+    },
+)
+@one_line_errors
+def diff(c: Context, flow: list[str], src: str = "", dst: str = "", branch: str = "",
+         json: bool = False) -> None:
+    """What promoting src to dst would change. Exit 0 if they agree, 2 if they differ."""
+    if not src or not dst:
+        raise Exit("error: --src and --dst are required", code=1)
+    from flowportal.usecases.promote import diff as run
+
+    outcome = run(workspace_here(), src, dst, list(flow), branch or None)
+    from flowportal import render
+
+    if json:
+        render.print_json(outcome.plan.to_json())
+    else:
+        render.plan_text(outcome.plan)
+    raise Exit(code=2 if outcome.plan.has_changes else 0)

@@ -1,0 +1,92 @@
+"""Promote the code version deployed in one environment to the next (and `diff`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+
+from flowportal.targets import ApiTarget, gateway_for, resolve_api
+from flowportal.usecases.deploy import Outcome, apply_plan, check_pools
+from flowportal.usecases.ports import DeploymentGateway
+from flowportal.usecases.reporting import Reporter, SilentReporter
+from flowportal.workspace import Workspace
+from portal_core.names import DeploymentName
+from portal_core.promotion import plan_promotion
+from portal_core.tags import PROJECT_NAME, make_tag
+from portal_core.urls import deployment_url
+
+
+@attrs.frozen
+class PromoteRequest:
+    src: str
+    dst: str
+    flows: tuple[str, ...] = ()
+    branch: str | None = None
+    force: bool = False
+    dry_run: bool = False
+
+
+def promote(
+    workspace: Workspace,
+    request: PromoteRequest,
+    source_gateway: DeploymentGateway | None = None,
+    target_gateway: DeploymentGateway | None = None,
+    reporter: Reporter | None = None,
+) -> Outcome:
+    """Validate all, plan, show, apply. Nothing is written unless the whole plan is valid."""
+    from portal_io import git
+
+    reporter = reporter or SilentReporter()
+    config = workspace.config
+    config.environment(request.src)
+    config.environment(request.dst)
+    branch = request.branch or git.current_branch(workspace.root)
+
+    def connect(env: str, given: DeploymentGateway | None) -> tuple[ApiTarget, DeploymentGateway]:
+        if given is not None:
+            return ApiTarget(given.api_url), given
+        target = resolve_api(workspace, env)
+        return target, gateway_for(workspace, target)
+
+    _, source = connect(request.src, source_gateway)
+    target, destination = connect(request.dst, target_gateway)
+    source_states = source.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project)])
+    values = workspace.env_values(request.dst)
+    wanted_names = [
+        DeploymentName(d.project, d.branch, d.flow, _slug(request.dst)).format()
+        for d in (DeploymentName.parse(s.name) for s in source_states)
+        if d is not None
+    ]
+    target_states = destination.read_deployments(names=wanted_names) if wanted_names else []
+    plan = plan_promotion(config, request.src, request.dst, branch, list(request.flows),
+                          source_states, target_states, values, request.force)
+    pools = check_pools(plan, destination, workspace) if not request.dry_run else []
+    reporter.plan(plan)
+    if request.dry_run or not plan.has_changes:
+        urls = {c.name: deployment_url(target.url, c.current.id, target.ui_url)
+                for c in plan.changes if c.current is not None}
+        return Outcome(plan=plan, applied=not request.dry_run, urls=urls)
+    return apply_plan(plan, destination, target, reporter, pools)
+
+
+def _slug(env: str) -> str:
+    from portal_core.names import slugify
+
+    return slugify(env, "environment")
+
+
+def diff(
+    workspace: Workspace,
+    src: str,
+    dst: str,
+    flows: Sequence[str] = (),
+    branch: str | None = None,
+    force: bool = True,
+    source_gateway: DeploymentGateway | None = None,
+    target_gateway: DeploymentGateway | None = None,
+) -> Outcome:
+    """The promotion plan without the apply (exit 0 when equal, 2 when they differ)."""
+    request = PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch=branch, force=force,
+                             dry_run=True)
+    return promote(workspace, request, source_gateway, target_gateway)

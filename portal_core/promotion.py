@@ -1,0 +1,159 @@
+"""Promotion planning: move the *code version* from one environment to the next.
+
+The code version travels from the source deployment (entrypoint, image,
+version, version tags, pull steps, parameter schema); everything that belongs
+to the target environment (env vars, secrets, work pool, schedule, paused,
+concurrency, parameters) comes from the target's config. Nothing is taken from
+the current checkout, so what reaches prod is exactly what was tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from portal_core.config import ProjectConfig, did_you_mean
+from portal_core.deployments import DeployedState, DeploymentSpec
+from portal_core.environment import (
+    EnvValues,
+    all_tags,
+    job_env,
+    missing_secrets,
+    paused_for,
+    pool_takes_image,
+    schedules_for,
+    user_tags_for,
+    work_pool_for,
+    work_queue_for,
+)
+from portal_core.errors import ConfigError, NameRuleError, PlanError
+from portal_core.names import DeploymentName, normalize_flow_key, slugify
+from portal_core.plan import Plan, make_plan
+
+
+def path_problem(config: ProjectConfig, src: str, dst: str, force: bool) -> str | None:
+    """Promotion goes one step along the path (dev -> uat -> prod) unless forced."""
+    if src == dst:
+        return f"source and target are both {src!r}"
+    if force:
+        return None
+    path = list(config.promotion_path)
+    if src not in path or dst not in path:
+        return f"{src!r} -> {dst!r} is not on the promotion path {' -> '.join(path)}; use --force"
+    if path.index(dst) != path.index(src) + 1:
+        expected = path[path.index(src) + 1] if path.index(src) + 1 < len(path) else None
+        hint = f"the next environment after {src!r} is {expected!r}" if expected else (
+            f"{src!r} is the last environment")
+        return (f"{src!r} -> {dst!r} skips or reverses the promotion path "
+                f"{' -> '.join(path)} ({hint}); use --force to do it anyway")
+    return None
+
+
+def source_deployments(
+    states: Iterable[DeployedState], project: str, branch: str, src: str
+) -> dict[str, DeployedState]:
+    """Our deployments in `src` for this project and branch, by flow key (exact match)."""
+    wanted = (slugify(project, "project"), slugify(branch, "branch"), slugify(src, "environment"))
+    found: dict[str, DeployedState] = {}
+    for state in states:
+        name = DeploymentName.parse(state.name)
+        if name is not None and (name.project, name.branch, name.env) == wanted:
+            found.setdefault(name.flow_key, state)
+    return found
+
+
+def promoted_spec(
+    source: DeployedState,
+    flow_key: str,
+    config: ProjectConfig,
+    branch: str,
+    dst: str,
+    values: EnvValues,
+) -> DeploymentSpec:
+    version = source.version_tags
+    if version is None:
+        raise PlanError([f"{source.name} has no version tags (PROJECT_NAME, BRANCH_NAME, "
+                         f"COMMIT_HASH, PACKAGE_VERSION); redeploy it with flowportal first"])
+    env = config.environment(dst)
+    static = config.flow_config(flow_key)
+    name = DeploymentName.build(config.project, branch, flow_key, dst).format()
+    job_variables: dict[str, Any] = {**static.job_variables, **env.job_variables}
+    if source.image and pool_takes_image(env):
+        job_variables["image"] = source.image
+    job_variables["env"] = job_env(env, values, name)
+    return DeploymentSpec(
+        name=name,
+        flow_name=source.flow_name,
+        entrypoint=source.entrypoint,
+        description=source.description,
+        version=source.version,
+        tags=all_tags(version, user_tags_for(env, static)),
+        work_pool_name=work_pool_for(dst, env, static, flow_key),
+        work_queue_name=work_queue_for(env, static),
+        job_variables=job_variables,
+        parameters=dict(static.parameters),
+        parameter_schema=source.parameter_schema,
+        schedules=schedules_for(env, static),
+        paused=paused_for(env, static),
+        concurrency_limit=static.concurrency_limit,
+        pull_steps=source.pull_steps,
+        enforce_parameter_schema=source.enforce_parameter_schema,
+        flow_key=flow_key,
+        secret_names=frozenset(env.secrets),
+    )
+
+
+def plan_promotion(
+    config: ProjectConfig,
+    src: str,
+    dst: str,
+    branch: str,
+    flows: Sequence[str],
+    source_states: Iterable[DeployedState],
+    target_states: Iterable[DeployedState],
+    values: EnvValues,
+    force: bool = False,
+) -> Plan:
+    """Validate everything, then plan; any problem fails the whole promotion."""
+    problems: list[str] = []
+    for env_name in (src, dst):
+        try:
+            config.environment(env_name)
+        except ConfigError as err:
+            problems.append(err.message)
+    if problems:
+        raise PlanError(problems)
+    if (problem := path_problem(config, src, dst, force)) is not None:
+        problems.append(problem)
+    try:
+        available = source_deployments(source_states, config.project, branch, src)
+    except NameRuleError as err:
+        raise PlanError([str(err)]) from None
+    if flows and "all" not in flows:
+        keys = []
+        for asked in flows:
+            key = normalize_flow_key(asked)
+            if key in keys:
+                continue
+            keys.append(key)
+            if key not in available:
+                expected = DeploymentName.build(config.project, branch, key or "x", src).format()
+                problems.append(f"flow {asked!r} has no deployment in {src!r} "
+                                f"(looked for {expected}){did_you_mean(key, available)}")
+    else:
+        keys = sorted(available)
+        if not keys:
+            problems.append(f"nothing of project {config.project!r} on branch {branch!r} "
+                            f"is deployed in {src!r}")
+    problems.extend(f"secret {name!r} of environment {dst!r} is not set in this shell's environment"
+                    for name in missing_secrets(config.environment(dst), values))
+    specs = []
+    for key in keys:
+        if key in available:
+            try:
+                specs.append(promoted_spec(available[key], key, config, branch, dst, values))
+            except PlanError as err:
+                problems.extend(err.problems)
+    if problems:
+        raise PlanError(problems)
+    return make_plan(dst, specs, target_states, source_env=src)
