@@ -102,7 +102,16 @@ class DiscoveryCache:
             with path.open("rb") as handle:
                 raw = json.load(handle)
             entries = cls._decode(raw, source_root)
-        except (OSError, ValueError, TypeError, KeyError, IndexError, cattrs.BaseValidationError):
+        except (
+            OSError,
+            ValueError,
+            TypeError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            RecursionError,
+            cattrs.BaseValidationError,
+        ):
             return cache
         cache._entries = entries
         cache._trusted_before_ns = stat.st_mtime_ns

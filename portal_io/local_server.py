@@ -20,6 +20,7 @@ import contextlib
 import datetime as dt
 import errno
 import fcntl
+import http.client
 import itertools
 import json
 import os
@@ -132,8 +133,10 @@ class LocalServer:
 
     Keyword-only extras exist for callers with special needs and for tests:
     `ui` toggles Prefect's web UI, `extra_env` is applied last to the server's
-    environment, and `notify` receives one-line notices (port switched, stale
-    record cleaned up, server started) that are also kept in `notices`.
+    environment, and `notify` receives one-line notices about the unexpected
+    (port switched, stale record cleaned up, SIGKILL needed), also kept in
+    `notices`. A normal start is not a notice: callers see it in
+    `last_start_seconds` and word it for their own output.
     """
 
     def __init__(
@@ -240,7 +243,10 @@ class LocalServer:
                 self._terminate(record.pid, timeout)
                 stopped = True
             else:
-                self._note(f"removed stale server record: pid {record.pid} is not a running Prefect server")
+                self._note(
+                    f"removed stale server record: pid {record.pid} is not this project's "
+                    f"running Prefect server"
+                )
             self._remove_record()
             return stopped
 
@@ -281,7 +287,7 @@ class LocalServer:
         if not self._pid_alive(record.pid):
             return make(False, False, f"stale record: pid {record.pid} is not running")
         if self._is_our_server(record) is False:
-            return make(False, False, f"stale record: pid {record.pid} is not a Prefect server")
+            return make(False, False, f"stale record: pid {record.pid} is not this project's Prefect server")
         if _health_ok(record.url, HEALTH_TIMEOUT):
             return make(True, True, f"Prefect server running at {record.url}")
         return make(
@@ -313,15 +319,18 @@ class LocalServer:
             # The child gets its own dup of the log fd; ours closes with the block.
             # The lock fd is not inherited (Python fds are non-inheritable and
             # close_fds is the default), otherwise the server would hold the lock.
-            proc = subprocess.Popen(
-                self._command(port),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._server_env(port),
-                cwd=self.state_dir,
-                start_new_session=True,
-            )
+            try:
+                proc = subprocess.Popen(
+                    self._command(port),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self._server_env(port),
+                    cwd=self.state_dir,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise LocalServerError(f"cannot start the Prefect server: {exc}") from exc
         self._proc = proc
         record = _Record(pid=proc.pid, port=port, url=url, started_at=started_at, host=self.host)
         try:
@@ -333,10 +342,6 @@ class LocalServer:
             self._remove_record()
             raise
         self.last_start_seconds = time.monotonic() - began
-        self._note(
-            f"started Prefect server at {url} (pid {proc.pid}, "
-            f"{self.last_start_seconds:.1f} s; log {self.log_path})"
-        )
         return url
 
     def _command(self, port: int) -> list[str]:
@@ -443,7 +448,7 @@ class LocalServer:
         if not self._pid_alive(record.pid):
             return f"recorded Prefect server pid {record.pid} is not running"
         if self._is_our_server(record) is False:
-            return f"recorded pid {record.pid} is not a Prefect server (pid reused)"
+            return f"recorded pid {record.pid} is not this project's Prefect server"
         deadline = time.monotonic() + HEALTH_GRACE
         while True:
             if _health_ok(record.url, HEALTH_TIMEOUT):
@@ -460,18 +465,25 @@ class LocalServer:
         self._note(f"{problem}; cleaned it up and starting a new one")
 
     def _is_our_server(self, record: _Record) -> bool | None:
-        """Whether `record.pid` runs `prefect server start ... --port <record.port>`.
+        """Whether `record.pid` runs `prefect server start ... --port <record.port>` for us.
 
         None means "cannot tell" (no /proc and no ps), in which case callers
         rely on the health check alone. This is what keeps a recycled pid from
-        being mistaken for our server, and from being killed.
+        being mistaken for our server, and from being killed. Where the
+        process environment is readable (Linux, same user) its PREFECT_HOME
+        must also be ours: a project directory copied while its server ran
+        carries a record of the *original's* server, which must not be reused
+        (it would put this copy's deployments into the other database).
         """
         argv = _process_argv(record.pid)
         if argv is None:
             return None
         has_prefect = any(Path(a).name == "prefect" or a == "prefect" for a in argv)
         pairs = set(itertools.pairwise(argv))
-        return has_prefect and ("server", "start") in pairs and ("--port", str(record.port)) in pairs
+        if not (has_prefect and ("server", "start") in pairs and ("--port", str(record.port)) in pairs):
+            return False
+        home = _process_env_value(record.pid, "PREFECT_HOME")
+        return home is None or _same_path(Path(home), self.home_dir)
 
     @staticmethod
     def _pid_alive(pid: int) -> bool:
@@ -621,8 +633,8 @@ def _health_ok(api_url: str, timeout: float) -> bool:
     try:
         with opener.open(f"{api_url}/health", timeout=max(timeout, 0.05)) as response:
             return response.status == 200 and response.read(64).strip() == b"true"
-    except (OSError, urllib.error.URLError, ValueError):
-        # Refused, reset, timed out, HTTP error: all mean "not healthy (yet)".
+    except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError):
+        # Refused, reset, timed out, HTTP error, not HTTP at all: "not healthy (yet)".
         return False
 
 
@@ -676,6 +688,27 @@ def _process_argv(pid: int) -> list[str] | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return result.stdout.split()
+
+
+def _process_env_value(pid: int, name: str) -> str | None:
+    """One variable from the environment `pid` was started with, if this OS shows it."""
+    try:
+        raw = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return None
+    prefix = f"{name}=".encode()
+    for entry in raw.split(b"\0"):
+        if entry.startswith(prefix):
+            return entry[len(prefix) :].decode(errors="replace")
+    return None
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    # resolve(): the same project reached through a symlink is still the same.
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -87,7 +87,7 @@ def _state_from(response: Any, flow_names: dict[str, str]) -> DeployedState:
         parameter_schema=response.parameter_openapi_schema,
         schedules=tuple(schedules),
         paused=bool(response.paused),
-        concurrency_limit=limit if limit is not None else response.concurrency_limit,
+        concurrency_limit=limit,
         pull_steps=tuple(response.pull_steps or ()),
         enforce_parameter_schema=bool(response.enforce_parameter_schema),
         id=str(response.id),
@@ -295,13 +295,17 @@ def parameter_schemas(root: Path, entrypoints: Iterable[str]) -> dict[str, dict[
     A flow whose signature Prefect cannot read gets None (the server then accepts
     any parameters) rather than failing the whole deploy.
     """
+    import warnings
+
     from prefect.utilities.callables import parameter_schema_from_entrypoint
 
     schemas: dict[str, dict[str, Any] | None] = {}
     for entrypoint in entrypoints:
         path, _, function = entrypoint.rpartition(":")
         try:
-            schema = parameter_schema_from_entrypoint(f"{root / path}:{function}")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pydantic's "shadows an attribute" noise
+                schema = parameter_schema_from_entrypoint(f"{root / path}:{function}")
             schemas[entrypoint] = schema.model_dump_for_openapi()
         except Exception:
             schemas[entrypoint] = None

@@ -124,6 +124,15 @@ def test_start_reuse_replace_and_stop(tmp_path: Path, servers: list[LocalServer]
     assert time.monotonic() - began < 5
     assert again.status().pid == first_pid
 
+    # A copy of the project (record included) must not adopt, or kill, this server.
+    copy_dir = tmp_path / "copy" / ".portal" / "server"
+    copy_dir.mkdir(parents=True)
+    (copy_dir / "server.json").write_text((state_dir / "server.json").read_text())
+    copied = LocalServer(copy_dir).status()
+    assert not copied.running and "not this project's" in copied.message
+    assert LocalServer(copy_dir).stop() is False
+    assert _alive(first_pid) and LocalServer(state_dir).status().healthy
+
     # Asking for a different port while it runs is refused, not silently ignored.
     with pytest.raises(LocalServerError, match="already running on port"):
         LocalServer(state_dir, port=free_port()).ensure_running()
@@ -187,7 +196,7 @@ def test_record_naming_an_unrelated_process_never_kills_it(tmp_path: Path) -> No
     try:
         _write_state(state_dir, bystander.pid, free_port())
         status = LocalServer(state_dir).status()
-        assert not status.running and "not a Prefect server" in status.message
+        assert not status.running and "not this project's Prefect server" in status.message
         server = LocalServer(state_dir)
         assert server.stop() is False
         assert any("stale" in n for n in server.notices)

@@ -380,7 +380,11 @@ REPO = RepoRef("octo-org", "flows")
             "actions:write",
         ),
         (404, "Not Found", "workflow deploy.yml not found in octo-org/flows (404)"),
-        (422, 'Unexpected inputs provided: ["x"]', 'GitHub refused the inputs (422): Unexpected inputs provided: ["x"]'),
+        (
+            422,
+            'Unexpected inputs provided: ["x"]',
+            'GitHub refused the inputs (422): Unexpected inputs provided: ["x"]',
+        ),
         (500, "boom", "GitHub is unavailable (500)"),
         (503, "", "GitHub is unavailable (503)"),
         (403, "API rate limit exceeded for 1.2.3.4", "GitHub rate limit exceeded (403)"),

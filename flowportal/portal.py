@@ -1,0 +1,90 @@
+"""The Python facade: the same verbs as the CLI, returning values and printing nothing.
+
+    from flowportal import Portal
+    portal = Portal(".")
+    flows = portal.list_flows()
+    plan = portal.deploy(["hello_world"], env="dev", dry_run=True).plan
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from flowportal.project import find_project_root
+from flowportal.usecases.deploy import DeployRequest, Outcome
+from flowportal.usecases.list_deployments import DeploymentListing
+from flowportal.usecases.promote import PromoteRequest
+from flowportal.workspace import Workspace, discover_flows, load_workspace
+from portal_core.discovery import Discovery
+from portal_core.flows import FlowRecord
+
+
+class Portal:
+    """One project. Config is read once, when the first verb needs it."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = find_project_root(Path(root) if root is not None else Path.cwd())
+        self._workspace: Workspace | None = None
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._workspace = load_workspace(self.root)
+        return self._workspace
+
+    def discover(self, root: str | Path | None = None) -> Discovery:
+        """Flows plus parse errors and key collisions (nothing raised for them)."""
+        if root is not None:
+            return discover_flows(Path(root).resolve())
+        return self.workspace.discover()
+
+    def list_flows(self, root: str | Path | None = None) -> list[FlowRecord]:
+        """The flows, sorted by key; colliding keys raise `DiscoveryError`."""
+        discovery = self.discover(root)
+        discovery.raise_for_collisions()
+        return list(discovery.flows)
+
+    def list_deployments(self, envs: Sequence[str] | None = None) -> DeploymentListing:
+        from flowportal.usecases.list_deployments import list_deployments
+
+        return list_deployments(self.workspace, envs)
+
+    def deploy(
+        self,
+        flows: Sequence[str],
+        env: str,
+        *,
+        dry_run: bool = False,
+        branch: str | None = None,
+        commit: str | None = None,
+        package_version: str | None = None,
+        image: str | None = None,
+    ) -> Outcome:
+        from flowportal.usecases.deploy import deploy
+
+        request = DeployRequest(flows=tuple(flows), env=env, branch=branch, commit=commit,
+                                package_version=package_version, image=image, dry_run=dry_run)
+        return deploy(self.workspace, request)
+
+    def promote(
+        self,
+        src: str,
+        dst: str,
+        flows: Sequence[str] = (),
+        *,
+        branch: str | None = None,
+        force: bool = False,
+        dry_run: bool = False,
+    ) -> Outcome:
+        from flowportal.usecases.promote import promote
+
+        request = PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch=branch,
+                                 force=force, dry_run=dry_run)
+        return promote(self.workspace, request)
+
+    def diff(self, src: str, dst: str, flows: Sequence[str] = (), *,
+             branch: str | None = None) -> Outcome:
+        from flowportal.usecases.promote import diff
+
+        return diff(self.workspace, src, dst, flows, branch)
