@@ -57,26 +57,38 @@ def _ident(rng: random.Random, parts: int = 2) -> str:
     return "_".join(rng.choice(WORDS) for _ in range(parts))
 
 
+def _sentence(rng: random.Random, low: int, high: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(rng.randint(low, high)))
+
+
 def _function(rng: random.Random, name: str, indent: str = "") -> str:
+    """A function in the style of a typical internal codebase: documented, commented."""
     args = [_ident(rng, 1) + f"_{i}" for i in range(rng.randint(0, 4))]
-    doc_words = " ".join(rng.choice(WORDS) for _ in range(rng.randint(6, 30)))
-    body = [f'"""Compute the {doc_words}.', "", "Returns the result for the given inputs.", '"""']
-    body.append("total = 0")
+    body = [f'"""Compute the {_sentence(rng, 4, 12)}.', ""]
+    body += textwrap.wrap(_sentence(rng, 10, 40).capitalize() + ".", 80)
+    if args:
+        body += ["", "Args:"] + [f"    {a}: the {_sentence(rng, 2, 8)}." for a in args]
+    body += ["", "Returns:", f"    The {_sentence(rng, 2, 6)} total.", '"""', "total = 0"]
     for arg in args:
         body.append(f"total += len(str({arg}))")
-    for _ in range(rng.randint(2, 10)):
-        choice = rng.randrange(5)
+    for _ in range(rng.randint(2, 8)):
+        choice = rng.randrange(6)
         var = _ident(rng)
         if choice == 0:
             body.append(f"{var} = [x * 2 for x in range(total) if x % 3]")
         elif choice == 1:
+            body.append(f"# {_sentence(rng, 4, 14)}")
             body.append(f"{var} = {{k: v for k, v in enumerate({rng.choice(WORDS)!r})}}")
         elif choice == 2:
             body.append(f"if total > {rng.randint(1, 99)}:\n    total -= {rng.randint(1, 9)}")
         elif choice == 3:
             body.append(f"for item in range({rng.randint(2, 20)}):\n    total += item")
+        elif choice == 4:
+            body.append(f"logging.getLogger(__name__).debug({_sentence(rng, 3, 9)!r})")
         else:
-            body.append(f'{var} = "{" ".join(rng.choice(WORDS) for _ in range(8))}"')
+            body.append(f"{var} = {_sentence(rng, 3, 10)!r}")
+        if rng.random() < 0.3:
+            body.append("")
     body.append("return total")
     signature = ", ".join(f"{a}: object = None" for a in args)
     text = f"def {name}({signature}) -> int:\n" + textwrap.indent("\n".join(body), "    ")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from prefect import flow
+from prefect import flow, get_run_logger
 
 
 @flow
@@ -16,7 +16,7 @@ def hello_world(name: str = "world") -> str:
     """
     deployment = os.environ.get("DEPLOYMENT_NAME", "<not deployed>")
     greeting = f"Hello, {name}!"
-    print(f"{greeting} (deployment: {deployment})")
+    get_run_logger().info("%s (deployment: %s)", greeting, deployment)
     return greeting
 
 

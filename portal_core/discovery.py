@@ -65,9 +65,14 @@ _STAR_EXPORTS_FLOW = frozenset({"prefect", "prefect.flows"})
 # writes: a comment *inside* a decorator expression or between `flow` and
 # `as`, and NFKC look-alike identifiers (`ｆｌｏｗ`).
 _DECORATOR_HINT = r"@[\s(\\\w.]*?\bflow\b"
-_ALIAS_HINT = r"\bflow[\s\\]+as\b"
-_HINT_TEXT = re.compile(f"{_DECORATOR_HINT}|{_ALIAS_HINT}")
-_HINT_BYTES = re.compile(f"{_DECORATOR_HINT}|{_ALIAS_HINT}".encode("ascii"))
+# No leading `\b`: a literal first character lets `re` skip ahead quickly, and
+# matching inside `workflow as` only costs a parse.
+_ALIAS_HINT = r"flow[\s\\]+as\b"
+_HINTS_TEXT = (re.compile(_DECORATOR_HINT), re.compile(_ALIAS_HINT))
+_HINTS_BYTES = (
+    re.compile(_DECORATOR_HINT.encode("ascii")),
+    re.compile(_ALIAS_HINT.encode("ascii")),
+)
 
 
 def could_contain_flow(text: str) -> bool:
@@ -79,7 +84,7 @@ def could_contain_flow(text: str) -> bool:
     """
     if "prefect" not in text or "flow" not in text:
         return False
-    return _HINT_TEXT.search(text) is not None
+    return any(hint.search(text) is not None for hint in _HINTS_TEXT)
 
 
 def could_contain_flow_bytes(data: bytes) -> bool:
@@ -92,7 +97,7 @@ def could_contain_flow_bytes(data: bytes) -> bool:
     """
     if b"prefect" not in data or b"flow" not in data:
         return False
-    return _HINT_BYTES.search(data) is not None
+    return any(hint.search(data) is not None for hint in _HINTS_BYTES)
 
 
 # --- results ------------------------------------------------------------------
@@ -183,12 +188,16 @@ def _is_prefect_module(module: str) -> bool:
     return module == "prefect" or module.startswith("prefect.")
 
 
-def _bind(env: _Env, name: str, meaning: str | None) -> dict[str, frozenset[str]]:
-    new = dict(env)
+def _bind(env: _Env, name: str, meaning: str | None) -> _Env:
+    """A new env with `name` rebound; envs are never mutated, so branches can share them."""
     if meaning is None:
-        new.pop(name, None)
-    else:
-        new[name] = frozenset({meaning})
+        if name not in env:
+            return env  # the common case (every plain def): no copy
+        new = dict(env)
+        del new[name]
+        return new
+    new = dict(env)
+    new[name] = frozenset({meaning})
     return new
 
 

@@ -314,9 +314,27 @@ def _walk(
         yield from _walk(entry.path, relative_dir + "/", scopes, with_stat, errors)
 
 
+_CHUNK = 65536  # below malloc's mmap threshold, and larger than most modules
+
+
 def _read_bytes(path: str) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
+    """A file's bytes via raw `os.read`.
+
+    Cheaper than `open().read()`, which builds a buffered file object and asks
+    for the size first; over thousands of small files that is a third of the
+    time spent reading.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, _CHUNK)
+        if len(data) < _CHUNK:
+            return data
+        chunks = [data]
+        while chunk := os.read(fd, _CHUNK):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
 
 
 def decode_source(data: bytes) -> str:

@@ -9,6 +9,7 @@ and the token nowhere in any of it.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -272,3 +273,64 @@ def test_repo_ref_and_token_come_from_the_checkout_and_environment(standin, tmp_
     assert outcome.repo == "octo-org/flows"
     out, err = capfd.readouterr()
     assert_token_absent(out, err)
+
+
+# ------------------------------------------------------------------ the real CLI
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def checkout(tmp_path):
+    """A project checkout on branch feature/x whose origin is the stand-in's repository."""
+    if shutil.which("git") is None:
+        pytest.skip("needs git")
+    shutil.copytree(REPO_ROOT / "config", tmp_path / "config")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0.1.0"\n')
+    for args in (
+        ["init", "-q", "-b", "feature/x"],
+        ["remote", "add", "origin", "https://github.com/octo-org/flows.git"],
+        ["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", "x"],
+    ):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "expected"),
+    [
+        ("ok", 0, "actions/runs/"),
+        ("watch-failure", 1, "completed: failure"),
+        ("401", 1, "GitHub rejected the token (401)"),
+        ("404", 1, "workflow deploy.yml not found in octo-org/flows (404)"),
+        ("422", 1, "GitHub refused the inputs (422): Unexpected inputs provided"),
+    ],
+)
+def test_cli_deploy_via_github(standin, checkout, case, code, expected):
+    token, extra = TOKEN, []
+    if case == "401":
+        token = TOKEN + "-revoked"
+    elif case == "404":
+        standin.workflows.discard("deploy.yml")
+    elif case == "422":
+        standin.fail("dispatch", 422, 'Unexpected inputs provided: ["env"]')
+    elif case == "watch-failure":
+        standin.run_states = (("completed", "failure"),)
+        extra = ["--watch"]
+    env = {k: v for k, v in os.environ.items() if k not in {"GH_TOKEN", "GITHUB_TOKEN"}}
+    env.update(GITHUB_TOKEN=token, GITHUB_API_URL=standin.url, PYTHONPATH=str(REPO_ROOT))
+    done = subprocess.run(
+        [sys.executable, "-m", "flowportal.cli", "deploy", "--flow", "hello world", "--env", ENV,
+         "--via", "github", *extra],
+        cwd=checkout, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert done.returncode == code, done.stderr
+    assert expected in (done.stdout if code == 0 or case == "watch-failure" else done.stderr)
+    if code and case != "watch-failure":
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert_token_absent(done.stdout, done.stderr)
+    if case in {"ok", "watch-failure"}:
+        (sent,) = standin.requests_to("dispatch")
+        assert sent.body["ref"] == "feature/x"
+        assert sent.body["inputs"] == {"flows": '["hello world"]', "env": ENV}

@@ -49,7 +49,7 @@ def commit_all(root: Path, message: str = "change") -> str:
 
 def make_project(
     root: Path,
-    api_url: str,
+    api_url: str | None,
     flows: list[str],
     project: str | None = None,
     envs: Mapping[str, str] | None = None,
@@ -60,6 +60,8 @@ def make_project(
     branch: str = "main",
 ) -> str:
     """Write config, flows and a git repo; return the project name.
+
+    `api_url=None` leaves the Prefect API unset: the embedded server is used.
 
     `envs` maps env name -> LOG_LEVEL; `env_extra` adds YAML lines (indented
     like the env's keys) to one environment's block.
@@ -73,7 +75,7 @@ def make_project(
     for name, level in envs.items():
         block = textwrap.dedent(f"""\
             {name}:
-              prefect_api_url: {api_url}
+              {f"prefect_api_url: {api_url}" if api_url else "# embedded server"}
               work_pool: {{name: {pool}, type: process, create: {str(create_pool).lower()}}}
               working_dir: .
               env:

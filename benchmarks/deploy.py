@@ -1,0 +1,726 @@
+"""Deploying and listing: flowportal vs the seed SDK, side by side in one run (SPEC section 8).
+
+    /work/venv/bin/python benchmarks/deploy.py [--flows 100] [--deployments 1000] [--profile]
+
+Starts ONE local Prefect server (`portal_io.local_server.LocalServer`, SQLite,
+in a temporary directory), so both contenders write to the same database under
+the same load, and times:
+
+(a) a first deploy of N generated flows;
+(b) a re-deploy with nothing changed;
+(c) listing, after `--deployments` deployments named by our scheme were created.
+
+Each deploy scenario is timed twice per contender, on separate generated
+projects so that one measurement never turns the next into a re-deploy:
+
+* in-process, after `prefect` and both tools are imported (a warm-up that is
+  reported separately): this isolates the work each tool does per deploy;
+* end to end, as a fresh interpreter, the way CI or a developer runs it:
+  ours is `python -m flowportal.cli deploy --flow all --env dev`; the seed is a
+  child process running the same SDK pipeline (its own console script needs
+  `acme_config`'s AWS parameter store, which is not available offline).
+
+The seed side is the SDK's own code, unmodified: `PrefectFlowFinder` ->
+`PrefectDeployInfoPrep.prep_deploy_info` (imports every flow module) ->
+`PrefectFlowDeployer.deploy` per flow, i.e. `flow.deploy(image=..., build=False,
+push=False)`. The SDK always passes `image=`, and Prefect refuses an image
+unless the pool's job template has an `image` variable; offline the server
+cannot fetch the docker pool's default template (it stores `{}`), so the seed
+pool is a docker-type pool given the process worker's template plus an `image`
+variable, which is what its ECS pool offers in that respect. Nothing is run.
+
+Every SDK `print` goes to /dev/null, which only flatters the SDK.
+Results are printed as a table and written to `benchmarks/results/deploy-<date>.json`.
+
+Only the standard library is imported at module level: the seed's child
+process imports this file too, and must not pay for anything the SDK would not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS_DIR = HERE / "results"
+
+ENV = "dev"
+BRANCH = "main"
+PACKAGE_VERSION = "0.1.0"
+SEED_POOL = "bench-seed-docker"
+SEED_IMAGE = "acme/bench-flows:latest"
+SEED_COMMIT = "bench01"
+OUR_POOL = "bench-process"
+CHILD_RESULT = "BENCH_RESULT="
+
+# Upper bounds, so a wedged child or server never hangs the benchmark.
+SERVER_START_TIMEOUT = 120.0
+DEPLOY_CHILD_TIMEOUT = 1800.0
+LIST_CHILD_TIMEOUT = 300.0
+GIT_TIMEOUT = 60.0
+
+TARGET_FIRST = 2.5
+TARGET_REDEPLOY = 30.0
+SEED_LIST_CAP = 200
+
+
+class BenchError(RuntimeError):
+    """A contender failed or produced a wrong result; the numbers would be meaningless."""
+
+
+# ----------------------------------------------------------------- workloads
+
+
+def flow_source(name: str, number: int) -> str:
+    """One generated flow module, identical in shape on both sides.
+
+    Written as `@flow(name=...)` because the seed only finds decorator *calls*;
+    discovery differences are benchmarked elsewhere (benchmarks/discovery.py).
+    """
+    return textwrap.dedent(
+        f'''\
+        """Generated benchmark flow {number}."""
+
+        from __future__ import annotations
+
+        from prefect import flow, task
+
+
+        @task
+        def double(value: int) -> int:
+            return value * 2
+
+
+        @flow(name="{name}", log_prints=True)
+        def {name}(count: int = {number}, label: str = "bench", dry_run: bool = False) -> int:
+            """Flow {number}: doubles a count and prints it."""
+            result = double(count)
+            print(f"{{label}}: {{result}} (dry run: {{dry_run}})")
+            return result
+        '''
+    )
+
+
+def write_flows(folder: Path, prefix: str, count: int) -> list[str]:
+    """`count` flow files named `<prefix>_flow_NNN`; returns the flow names."""
+    folder.mkdir(parents=True, exist_ok=True)
+    names = []
+    for number in range(1, count + 1):
+        name = f"{prefix}_flow_{number:03d}"
+        (folder / f"flow_{number:03d}.py").write_text(flow_source(name, number), encoding="utf-8")
+        names.append(name)
+    return names
+
+
+@dataclass(frozen=True)
+class SeedProject:
+    """A project laid out the way the seed expects: `<root>/<package>/*.py`, root on sys.path."""
+
+    root: Path
+    package: str
+    project: str
+    static_config: Path
+
+    @property
+    def flows_dir(self) -> Path:
+        return self.root / self.package
+
+
+def make_seed_project(base: Path, tag: str, flows: int) -> SeedProject:
+    root = base / f"seed_{tag}"
+    package = f"seed_{tag}_flows"
+    write_flows(root / package, f"seed_{tag}", flows)
+    (root / package / "__init__.py").write_text("", encoding="utf-8")
+    static = root / "static_flow_deploy_config.yaml"
+    # The SDK does `name in config`, so an empty file (None) would crash it.
+    static.write_text("{}\n", encoding="utf-8")
+    return SeedProject(root=root, package=package, project=f"seed-{tag}", static_config=static)
+
+
+def environments_yaml(project: str, api_url: str, write_concurrency: int | None) -> str:
+    concurrency = f"write_concurrency: {write_concurrency}\n" if write_concurrency else ""
+    return textwrap.dedent(
+        f"""\
+        project: {project}
+        flows_root: flows
+        promotion_path: [{ENV}]
+        """
+    ) + concurrency + textwrap.dedent(
+        f"""\
+        environments:
+          {ENV}:
+            prefect_api_url: {api_url}
+            work_pool: {{name: {OUR_POOL}, type: process, create: true}}
+            working_dir: .
+            env:
+              APP_ENV: {ENV}
+        """
+    )
+
+
+def git(root: Path, *args: str) -> None:
+    """Run git with a throwaway identity, so commits work on a machine with no git config."""
+    subprocess.run(
+        [
+            "git",
+            "-c", "user.name=flowportal-bench",
+            "-c", "user.email=bench@localhost",
+            "-c", "commit.gpgsign=false",
+            *args,
+        ],
+        cwd=root,
+        check=True,
+        capture_output=True,
+        timeout=GIT_TIMEOUT,
+    )
+
+
+def make_our_project(
+    base: Path, tag: str, flows: int, api_url: str, write_concurrency: int | None
+) -> Path:
+    """A flowportal project committed to git, so branch and commit resolve as in real use."""
+    root = base / f"fp_{tag}"
+    write_flows(root / "flows", f"fp_{tag}", flows)
+    (root / "config").mkdir(parents=True)
+    (root / "config" / "environments.yaml").write_text(
+        environments_yaml(f"fp-{tag}", api_url, write_concurrency), encoding="utf-8"
+    )
+    (root / "pyproject.toml").write_text(
+        f'[project]\nname = "fp-{tag}"\nversion = "{PACKAGE_VERSION}"\n', encoding="utf-8"
+    )
+    (root / ".gitignore").write_text(".portal/\n__pycache__/\n", encoding="utf-8")
+    git(root, "init", "-q", "-b", BRANCH)
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "generated benchmark project")
+    return root
+
+
+# ------------------------------------------------------------- the seed side
+
+
+@contextlib.contextmanager
+def working_directory(path: Path) -> Iterator[None]:
+    """Prefect derives a deployment's entrypoint from the cwd; the SDK runs from the project root."""
+    before = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Send the SDK's per-file and per-deployment prints to /dev/null (cheaper than a terminal)."""
+    with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+        yield
+
+
+def forget_modules(package: str) -> None:
+    """Drop a package's modules so the next in-process run imports them again, as a new process would."""
+    for name in [m for m in sys.modules if m == package or m.startswith(f"{package}.")]:
+        del sys.modules[name]
+    importlib.invalidate_caches()
+
+
+def seed_deploy(project: SeedProject) -> int:
+    """The SDK's deploy, as `acme_portal_sdk.prefect.prefect_deploy.deploy` runs it.
+
+    Only `load_saved_parameters` (acme_config, AWS) is replaced, by a literal
+    env mapping equal to ours.
+    """
+    from acme_portal_sdk.prefect.flow_deploy import PrefectDeployInfoPrep, PrefectFlowDeployer
+    from acme_portal_sdk.prefect.flow_finder import PrefectFlowFinder
+
+    if str(project.root) not in sys.path:
+        sys.path.insert(0, str(project.root))
+    finder = PrefectFlowFinder(str(project.flows_dir))
+    prep = PrefectDeployInfoPrep(
+        static_flow_deploy_config=project.static_config,
+        default_work_pool=SEED_POOL,
+        prefect_flow_finder=finder,
+    )
+    deployer = PrefectFlowDeployer()
+    flows_to_deploy = [f.name for f in finder.find_flows()]  # _get_flows_to_deploy("all")
+    infos = prep.prep_deploy_info(
+        project_name=project.project,
+        branch_name=BRANCH,
+        commit_hash=SEED_COMMIT,
+        image_uri=SEED_IMAGE,
+        package_version=PACKAGE_VERSION,
+        env=ENV,
+        flows_to_deploy=flows_to_deploy,
+        env_vars={"APP_ENV": ENV},
+    )
+    for info in infos:
+        deployer.deploy(info)
+    return len(infos)
+
+
+def seed_list() -> int:
+    """The SDK's listing: constructor (verifies credentials) plus `get_deployments()`."""
+    from acme_portal_sdk.prefect.deployment_finder import PrefectDeploymentFinder
+
+    finder = PrefectDeploymentFinder()
+    if not finder.credentials_verified:
+        raise BenchError("the seed's PrefectDeploymentFinder could not reach the server")
+    return len(finder.get_deployments())
+
+
+def seed_child(args: argparse.Namespace) -> int:
+    """Entry point of the seed's fresh-interpreter runs; prints the count for the parent."""
+    if args.sdk_child == "deploy":
+        project = SeedProject(
+            root=Path(args.sdk_root),
+            package=args.sdk_package,
+            project=args.sdk_project,
+            static_config=Path(args.sdk_root) / "static_flow_deploy_config.yaml",
+        )
+        with quiet_stdout():
+            count = seed_deploy(project)
+    else:
+        with quiet_stdout():
+            count = seed_list()
+    print(f"{CHILD_RESULT}{count}")
+    return 0
+
+
+def seed_child_command(mode: str, project: SeedProject | None = None) -> list[str]:
+    command = [sys.executable, str(Path(__file__).resolve()), "--sdk-child", mode]
+    if project is not None:
+        command += [
+            "--sdk-root", str(project.root),
+            "--sdk-package", project.package,
+            "--sdk-project", project.project,
+        ]
+    return command
+
+
+def create_seed_pool() -> None:
+    """A docker-type pool whose template has an `image` variable (see the module docstring)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.workers.process import ProcessWorker
+
+    template = copy.deepcopy(ProcessWorker.get_default_base_job_template())
+    template["variables"]["properties"]["image"] = {
+        "title": "Image",
+        "type": "string",
+        "description": "Container image (the seed always sets one).",
+    }
+    template["job_configuration"]["image"] = "{{ image }}"
+    with get_client(sync_client=True) as client:
+        client.create_work_pool(
+            WorkPoolCreate(name=SEED_POOL, type="docker", base_job_template=template)
+        )
+
+
+# -------------------------------------------------------------- our side
+
+
+def our_deploy(root: Path, dry_run: bool = False) -> Any:
+    from flowportal.usecases.deploy import DeployRequest, deploy
+    from flowportal.workspace import load_workspace
+
+    return deploy(load_workspace(root), DeployRequest(flows=("all",), env=ENV, dry_run=dry_run))
+
+
+def check_first_outcome(outcome: Any, flows: int) -> int:
+    if outcome.failed:
+        raise BenchError(f"flowportal: {len(outcome.failed)} writes failed: {outcome.failed[0].error}")
+    if len(outcome.results) != flows:
+        raise BenchError(f"flowportal wrote {len(outcome.results)} deployments, expected {flows}")
+    return len(outcome.results)
+
+
+def check_noop_outcome(outcome: Any, flows: int, what: str) -> int:
+    """A re-deploy with nothing changed must plan nothing and write nothing (SPEC section 8)."""
+    if outcome.plan.has_changes or outcome.results:
+        raise BenchError(
+            f"{what}: expected no pending changes, got {len(outcome.plan.pending)} "
+            f"({outcome.plan.summary()})"
+        )
+    if len(outcome.plan.changes) != flows:
+        raise BenchError(f"{what}: plan covers {len(outcome.plan.changes)} flows, expected {flows}")
+    return len(outcome.plan.changes)
+
+
+def listing_specs(project: str, count: int, flows_per_branch: int = 100) -> list[Any]:
+    """`count` deployments named `{project}--bNN--list-flow-NNN--dev`: many branches of 100 flows.
+
+    Spread over branches rather than 1,000 flows so creating them needs only
+    100 flow objects; the names still follow our scheme, so ours classifies
+    them as managed.
+    """
+    from portal_core.deployments import DeploymentSpec
+    from portal_core.names import DeploymentName
+    from portal_core.tags import VersionTags
+
+    specs = []
+    for index in range(count):
+        branch = f"b{index // flows_per_branch:02d}"
+        key = f"list_flow_{index % flows_per_branch:03d}"
+        name = DeploymentName.build(project, branch, key, ENV).format()
+        specs.append(
+            DeploymentSpec(
+                name=name,
+                flow_name=key,
+                entrypoint=f"flows/{key}.py:{key}",
+                description="generated for the listing benchmark",
+                version=f"{PACKAGE_VERSION}+bench01",
+                tags=VersionTags(project, branch, "bench01", PACKAGE_VERSION).to_tags(),
+                work_pool_name=OUR_POOL,
+                job_variables={"env": {"APP_ENV": ENV, "DEPLOYMENT_NAME": name}},
+                paused=False,
+                flow_key=key,
+            )
+        )
+    return specs
+
+
+# ------------------------------------------------------------- measuring
+
+
+def timed(work: Callable[[], Any]) -> tuple[float, Any]:
+    began = time.perf_counter()
+    value = work()
+    return time.perf_counter() - began, value
+
+
+def run_timed(command: Sequence[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[float, str]:
+    """Run a command end to end; fail loudly (with its stderr tail) if it fails."""
+    began = time.perf_counter()
+    proc = subprocess.run(
+        list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    seconds = time.perf_counter() - began
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-15:])
+        raise BenchError(f"{' '.join(command[:4])}... exited {proc.returncode}:\n{tail}")
+    return seconds, proc.stdout
+
+
+def child_count(stdout: str) -> int:
+    for line in reversed(stdout.splitlines()):
+        if line.startswith(CHILD_RESULT):
+            return int(line.removeprefix(CHILD_RESULT))
+    raise BenchError("the seed child printed no result line")
+
+
+@dataclass
+class Row:
+    scenario: str
+    mode: str  # "in-process" | "end to end"
+    seed_seconds: float | None
+    ours_seconds: float
+    seed_count: int | None
+    ours_count: int
+    target: str
+    target_ratio: float | None = None
+    notes: str = ""
+    ratio: float | None = field(init=False, default=None)
+    passed: bool | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.seed_seconds is not None and self.ours_seconds > 0:
+            self.ratio = self.seed_seconds / self.ours_seconds
+        if self.target_ratio is not None and self.ratio is not None:
+            self.passed = self.ratio >= self.target_ratio
+
+
+def print_table(rows: Sequence[Row]) -> None:
+    header = ("scenario", "mode", "seed s", "ours s", "seed/ours", "seed n", "ours n", "target", "ok")
+    lines = [header]
+    for r in rows:
+        lines.append(
+            (
+                r.scenario,
+                r.mode,
+                f"{r.seed_seconds:.2f}" if r.seed_seconds is not None else "-",
+                f"{r.ours_seconds:.2f}",
+                f"{r.ratio:.1f}x" if r.ratio is not None else "-",
+                str(r.seed_count) if r.seed_count is not None else "-",
+                str(r.ours_count),
+                r.target,
+                {True: "PASS", False: "FAIL", None: ""}[r.passed],
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    for index, line in enumerate(lines):
+        print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+        if index == 0:
+            print("  ".join("-" * width for width in widths))
+
+
+def profile_ours(base: Path, flows: int, api_url: str, write_concurrency: int | None, stamp: str) -> list[str]:
+    """cProfile a first deploy and a no-op re-deploy of one more project; save and summarise.
+
+    Separate from the timed runs, so the profiler's overhead never shows in the table.
+    """
+    import cProfile
+    import io
+    import pstats
+
+    root = make_our_project(base, "prof", flows, api_url, write_concurrency)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    saved = []
+    for label in ("first", "redeploy"):
+        profiler = cProfile.Profile()
+        profiler.enable()
+        our_deploy(root)
+        profiler.disable()
+        path = RESULTS_DIR / f"deploy-{stamp}-ours-{label}.prof"
+        profiler.dump_stats(str(path))
+        saved.append(str(path))
+        buffer = io.StringIO()
+        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(30)
+        print(f"\n--- cProfile, ours, {label} deploy (top 30 by cumulative time) ---")
+        print(buffer.getvalue().split("\n\n", 1)[-1].rstrip())
+    return saved
+
+
+# ------------------------------------------------------------------- main
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    from portal_io.local_server import LocalServer
+
+    stamp = dt.date.today().isoformat()
+    base = Path(tempfile.mkdtemp(prefix="flowportal-bench-deploy-"))
+    server = LocalServer(state_dir=base / "server", ui=False, notify=lambda m: print(f"server: {m}"))
+    rows: list[Row] = []
+    info: dict[str, Any] = {}
+    try:
+        print(f"work dir {base}; starting a local Prefect server ...", flush=True)
+        url = server.ensure_running(timeout=SERVER_START_TIMEOUT)
+        info["server_start_seconds"] = server.last_start_seconds
+        print(f"server {url} up in {server.last_start_seconds or 0:.1f} s", flush=True)
+        # Before prefect is imported anywhere: settings are read at import time.
+        os.environ["PREFECT_API_URL"] = url
+        os.environ["PREFECT_HOME"] = str(base / "client-home")
+        child_env = dict(os.environ)
+
+        warmup, _ = timed(
+            lambda: [
+                importlib.import_module(name)
+                for name in (
+                    "prefect",
+                    "prefect.flows",
+                    "prefect.deployments.runner",
+                    "prefect.client.orchestration",
+                    "prefect.utilities.callables",
+                    "acme_portal_sdk.prefect.flow_deploy",
+                    "acme_portal_sdk.prefect.deployment_finder",
+                    "flowportal.usecases.deploy",
+                    "flowportal.usecases.list_deployments",
+                    "portal_io.prefect_gateway",
+                )
+            ]
+        )
+        info["warmup_import_seconds"] = warmup
+        from portal_io.prefect_gateway import PrefectGateway
+
+        gateway = PrefectGateway(url)
+        gateway.read_deployments()  # first request on a fresh server: not part of anyone's time
+        create_seed_pool()
+        print(f"imports warmed in {warmup:.1f} s; generating projects ...", flush=True)
+
+        n = args.flows
+        seed_a, seed_b = make_seed_project(base, "a", n), make_seed_project(base, "b", n)
+        ours_a = make_our_project(base, "a", n, url, args.write_concurrency)
+        ours_b = make_our_project(base, "b", n, url, args.write_concurrency)
+        cli = [sys.executable, "-m", "flowportal.cli", "deploy", "--flow", "all", "--env", ENV]
+
+        def seed_inprocess(project: SeedProject) -> int:
+            forget_modules(project.package)
+            with working_directory(project.root), quiet_stdout():
+                return seed_deploy(project)
+
+        def on_server(project: str) -> int:
+            return len(gateway.read_deployments(tags_all=[f"PROJECT_NAME={project}"]))
+
+        # (a) first deploy
+        print(f"(a) first deploy of {n} flows: seed in-process ...", flush=True)
+        seed_s, seed_n = timed(lambda: seed_inprocess(seed_a))
+        print(f"    seed {seed_s:.1f} s; ours in-process ...", flush=True)
+        ours_s, outcome = timed(lambda: our_deploy(ours_a))
+        ours_n = check_first_outcome(outcome, n)
+        rows.append(Row("first deploy", "in-process", seed_s, ours_s, seed_n, ours_n,
+                        f">= {TARGET_FIRST}x", TARGET_FIRST))
+        print(f"    ours {ours_s:.1f} s; seed end to end ...", flush=True)
+        seed_s, out = run_timed(seed_child_command("deploy", seed_b), seed_b.root, child_env,
+                                DEPLOY_CHILD_TIMEOUT)
+        seed_n = child_count(out)
+        print(f"    seed {seed_s:.1f} s; ours CLI ...", flush=True)
+        ours_s, _ = run_timed(cli, ours_b, child_env, DEPLOY_CHILD_TIMEOUT)
+        ours_n = on_server("fp-b")
+        rows.append(Row("first deploy", "end to end", seed_s, ours_s, seed_n, ours_n,
+                        f">= {TARGET_FIRST}x", TARGET_FIRST))
+        for project in ("seed-a", "seed-b", "fp-a", "fp-b"):
+            found = on_server(project)
+            if found != n:
+                raise BenchError(f"{project}: {found} deployments on the server, expected {n}")
+
+        # (b) re-deploy, nothing changed
+        print("(b) re-deploy, nothing changed: seed in-process ...", flush=True)
+        seed_s, seed_n = timed(lambda: seed_inprocess(seed_a))
+        ours_s, outcome = timed(lambda: our_deploy(ours_a))
+        ours_n = check_noop_outcome(outcome, n, "flowportal in-process re-deploy")
+        rows.append(Row("re-deploy, unchanged", "in-process", seed_s, ours_s, seed_n, ours_n,
+                        f">= {TARGET_REDEPLOY:g}x", TARGET_REDEPLOY, "ours: plan has no pending changes"))
+        print(f"    seed {seed_s:.1f} s, ours {ours_s:.2f} s; end to end ...", flush=True)
+        seed_s, out = run_timed(seed_child_command("deploy", seed_b), seed_b.root, child_env,
+                                DEPLOY_CHILD_TIMEOUT)
+        seed_n = child_count(out)
+        ours_s, _ = run_timed(cli, ours_b, child_env, DEPLOY_CHILD_TIMEOUT)
+        ours_n = check_noop_outcome(our_deploy(ours_b, dry_run=True), n, "flowportal CLI re-deploy")
+        rows.append(Row("re-deploy, unchanged", "end to end", seed_s, ours_s, seed_n, ours_n,
+                        f">= {TARGET_REDEPLOY:g}x", TARGET_REDEPLOY,
+                        "ours: a dry run afterwards shows no pending changes"))
+
+        # (c) listing
+        total = args.deployments
+        print(f"(c) creating {total} deployments for the listing ...", flush=True)
+        list_root = make_our_project(base, "list", 1, url, args.write_concurrency)
+        specs = listing_specs("fp-list", total)
+        create_s, results = timed(lambda: PrefectGateway(url, write_concurrency=args.write_concurrency or 2)
+                                  .apply(specs))
+        failed = [r for r in results if not r.ok]
+        if failed:
+            raise BenchError(f"creating listing deployments: {len(failed)} failed: {failed[0].error}")
+        info["listing_setup"] = {"created": len(results), "seconds": create_s}
+        print(f"    created {len(results)} in {create_s:.1f} s; listing ...", flush=True)
+        server_total = len(gateway.read_deployments())
+        info["server_total_deployments"] = server_total
+
+        from flowportal.usecases.list_deployments import list_deployments
+        from flowportal.workspace import load_workspace
+
+        with quiet_stdout():
+            seed_s, seed_n = timed(seed_list)
+        ours_s, listing = timed(lambda: list_deployments(load_workspace(list_root)))
+        managed = len(listing.inventory.managed)
+        if managed != total:
+            raise BenchError(f"list_deployments found {managed} of {total} fp-list deployments")
+        rows.append(Row(f"list {total} deployments", "in-process", seed_s, ours_s, seed_n, managed,
+                        f"all {total} (seed {SEED_LIST_CAP})", None,
+                        f"ours: list_deployments, managed for fp-list; {len(listing.inventory.others)} "
+                        f"others also read; server holds {server_total}"))
+        raw_s, states = timed(lambda: PrefectGateway(url).read_deployments())
+        rows.append(Row("read every deployment", "in-process", seed_s, raw_s, seed_n, len(states),
+                        f"all {server_total}", None, "ours: PrefectGateway.read_deployments()"))
+        seed_s, out = run_timed(seed_child_command("list"), base, child_env, LIST_CHILD_TIMEOUT)
+        seed_n = child_count(out)
+        ours_s, out = run_timed([sys.executable, "-m", "flowportal.cli", "list-deployments", "--json"],
+                                list_root, child_env, LIST_CHILD_TIMEOUT)
+        records = json.loads(out)
+        rows.append(Row(f"list {total} deployments", "end to end", seed_s, ours_s, seed_n, len(records),
+                        f"all {total} (seed {SEED_LIST_CAP})", None,
+                        "ours: flowportal list-deployments --json"))
+
+        print()
+        print_table(rows)
+        listing_ok = managed == total and len(records) == total
+        print(f"\nlisting: ours returned all {total}: {'PASS' if listing_ok else 'FAIL'}; "
+              f"seed returned {seed_n} of {server_total} on the server")
+        info["listing_all_returned"] = listing_ok
+
+        if args.profile:
+            info["profiles"] = profile_ours(base, n, url, args.write_concurrency, stamp)
+
+        write_results(args, stamp, rows, info)
+        return 0
+    finally:
+        stopped = server.stop()
+        print(f"server stopped: {stopped}", flush=True)
+        if args.keep:
+            print(f"kept {base}")
+        else:
+            shutil.rmtree(base, ignore_errors=True)
+
+
+def write_results(args: argparse.Namespace, stamp: str, rows: Sequence[Row], info: dict[str, Any]) -> Path:
+    """Keep each day's numbers next to the benchmark, with what produced them."""
+    from importlib.metadata import version
+
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = Path(args.output) if args.output else RESULTS_DIR / f"deploy-{stamp}.json"
+    document = {
+        "benchmark": "deploy",
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "parameters": {
+            "flows": args.flows,
+            "deployments": args.deployments,
+            "write_concurrency": args.write_concurrency or "default",
+        },
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "prefect": version("prefect"),
+            "acme_portal_sdk": version("acme_portal_sdk"),
+        },
+        "targets": {
+            "first_deploy_ratio": TARGET_FIRST,
+            "redeploy_ratio": TARGET_REDEPLOY,
+            "listing": f"all {args.deployments} returned; the seed returns {SEED_LIST_CAP}",
+        },
+        "rows": [asdict(r) for r in rows],
+        **info,
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"results written to {path}")
+    return path
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--flows", type=int, default=100, help="flows per deploy scenario")
+    parser.add_argument("--deployments", type=int, default=1000, help="deployments to list")
+    parser.add_argument("--write-concurrency", type=int, default=None,
+                        help="written into the generated projects (default: flowportal's default)")
+    parser.add_argument("--profile", action="store_true",
+                        help="also cProfile our deploy on one more project (untimed)")
+    parser.add_argument("--output", help="results file (default: benchmarks/results/deploy-<date>.json)")
+    parser.add_argument("--keep", action="store_true", help="keep the generated projects and server dir")
+    # The seed's fresh-interpreter runs re-enter this file through these.
+    parser.add_argument("--sdk-child", choices=("deploy", "list"), help=argparse.SUPPRESS)
+    parser.add_argument("--sdk-root", help=argparse.SUPPRESS)
+    parser.add_argument("--sdk-package", help=argparse.SUPPRESS)
+    parser.add_argument("--sdk-project", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.flows < 1 or args.deployments < 1:
+        parser.error("--flows and --deployments must be at least 1")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.sdk_child:
+        return seed_child(args)
+    try:
+        return run_benchmark(args)
+    except BenchError as err:
+        print(f"benchmark failed: {err}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
