@@ -65,7 +65,8 @@ def _function(rng: random.Random, name: str, indent: str = "") -> str:
     """A function in the style of a typical internal codebase: documented, commented."""
     args = [_ident(rng, 1) + f"_{i}" for i in range(rng.randint(0, 4))]
     body = [f'"""Compute the {_sentence(rng, 4, 12)}.', ""]
-    body += textwrap.wrap(_sentence(rng, 10, 40).capitalize() + ".", 80)
+    words = (_sentence(rng, 10, 40).capitalize() + ".").split(" ")
+    body += [" ".join(words[i : i + 12]) for i in range(0, len(words), 12)]
     if args:
         body += ["", "Args:"] + [f"    {a}: the {_sentence(rng, 2, 8)}." for a in args]
     body += ["", "Returns:", f"    The {_sentence(rng, 2, 6)} total.", '"""', "total = 0"]
@@ -165,7 +166,7 @@ def generate(files: int, seed: int = 42, target_bytes: int | None = None) -> Tre
     for index in range(files):
         folder = rng.choice(folders)
         kind = rng.random()
-        size = int(min(max(rng.lognormvariate(0, 0.6) * mean * 0.84, 300), mean * 8))
+        size = int(min(max(rng.lognormvariate(0, 0.6) * mean * 0.68, 300), mean * 8))
         lines = [f'"""{rng.choice(PLAIN_DOCS).format(w=rng.choice(WORDS))}"""', "", *HEADER]
         body: list[str] = []
         if index == files // 2:
