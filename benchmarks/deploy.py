@@ -156,14 +156,17 @@ def make_seed_project(base: Path, tag: str, flows: int) -> SeedProject:
 
 def environments_yaml(project: str, api_url: str, write_concurrency: int | None) -> str:
     concurrency = f"write_concurrency: {write_concurrency}\n" if write_concurrency else ""
-    return textwrap.dedent(
-        f"""\
+    return (
+        textwrap.dedent(
+            f"""\
         project: {project}
         flows_root: flows
         promotion_path: [{ENV}]
         """
-    ) + concurrency + textwrap.dedent(
-        f"""\
+        )
+        + concurrency
+        + textwrap.dedent(
+            f"""\
         environments:
           {ENV}:
             prefect_api_url: {api_url}
@@ -172,6 +175,7 @@ def environments_yaml(project: str, api_url: str, write_concurrency: int | None)
             env:
               APP_ENV: {ENV}
         """
+        )
     )
 
 
@@ -180,9 +184,12 @@ def git(root: Path, *args: str) -> None:
     subprocess.run(
         [
             "git",
-            "-c", "user.name=flowportal-bench",
-            "-c", "user.email=bench@localhost",
-            "-c", "commit.gpgsign=false",
+            "-c",
+            "user.name=flowportal-bench",
+            "-c",
+            "user.email=bench@localhost",
+            "-c",
+            "commit.gpgsign=false",
             *args,
         ],
         cwd=root,
@@ -192,9 +199,7 @@ def git(root: Path, *args: str) -> None:
     )
 
 
-def make_our_project(
-    base: Path, tag: str, flows: int, api_url: str, write_concurrency: int | None
-) -> Path:
+def make_our_project(base: Path, tag: str, flows: int, api_url: str, write_concurrency: int | None) -> Path:
     """A flowportal project committed to git, so branch and commit resolve as in real use."""
     root = base / f"fp_{tag}"
     write_flows(root / "flows", f"fp_{tag}", flows)
@@ -306,9 +311,12 @@ def seed_child_command(mode: str, project: SeedProject | None = None) -> list[st
     command = [sys.executable, str(Path(__file__).resolve()), "--sdk-child", mode]
     if project is not None:
         command += [
-            "--sdk-root", str(project.root),
-            "--sdk-package", project.package,
-            "--sdk-project", project.project,
+            "--sdk-root",
+            str(project.root),
+            "--sdk-package",
+            project.package,
+            "--sdk-project",
+            project.project,
         ]
     return command
 
@@ -327,9 +335,7 @@ def create_seed_pool() -> None:
     }
     template["job_configuration"]["image"] = "{{ image }}"
     with get_client(sync_client=True) as client:
-        client.create_work_pool(
-            WorkPoolCreate(name=SEED_POOL, type="docker", base_job_template=template)
-        )
+        client.create_work_pool(WorkPoolCreate(name=SEED_POOL, type="docker", base_job_template=template))
 
 
 # -------------------------------------------------------------- our side
@@ -354,8 +360,7 @@ def check_noop_outcome(outcome: Any, flows: int, what: str) -> int:
     """A re-deploy with nothing changed must plan nothing and write nothing (SPEC section 8)."""
     if outcome.plan.has_changes or outcome.results:
         raise BenchError(
-            f"{what}: expected no pending changes, got {len(outcome.plan.pending)} "
-            f"({outcome.plan.summary()})"
+            f"{what}: expected no pending changes, got {len(outcome.plan.pending)} ({outcome.plan.summary()})"
         )
     if len(outcome.plan.changes) != flows:
         raise BenchError(f"{what}: plan covers {len(outcome.plan.changes)} flows, expected {flows}")
@@ -469,7 +474,9 @@ def print_table(rows: Sequence[Row]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
-def profile_ours(base: Path, flows: int, api_url: str, write_concurrency: int | None, stamp: str) -> list[str]:
+def profile_ours(
+    base: Path, flows: int, api_url: str, write_concurrency: int | None, stamp: str
+) -> list[str]:
     """cProfile a first deploy and a no-op re-deploy of one more project; save and summarise.
 
     Separate from the timed runs, so the profiler's overhead never shows in the table.
@@ -562,17 +569,38 @@ def run_benchmark(args: argparse.Namespace) -> int:
         print(f"    seed {seed_s:.1f} s; ours in-process ...", flush=True)
         ours_s, outcome = timed(lambda: our_deploy(ours_a))
         ours_n = check_first_outcome(outcome, n)
-        rows.append(Row("first deploy", "in-process", seed_s, ours_s, seed_n, ours_n,
-                        f">= {TARGET_FIRST}x", TARGET_FIRST))
+        rows.append(
+            Row(
+                "first deploy",
+                "in-process",
+                seed_s,
+                ours_s,
+                seed_n,
+                ours_n,
+                f">= {TARGET_FIRST}x",
+                TARGET_FIRST,
+            )
+        )
         print(f"    ours {ours_s:.1f} s; seed end to end ...", flush=True)
-        seed_s, out = run_timed(seed_child_command("deploy", seed_b), seed_b.root, child_env,
-                                DEPLOY_CHILD_TIMEOUT)
+        seed_s, out = run_timed(
+            seed_child_command("deploy", seed_b), seed_b.root, child_env, DEPLOY_CHILD_TIMEOUT
+        )
         seed_n = child_count(out)
         print(f"    seed {seed_s:.1f} s; ours CLI ...", flush=True)
         ours_s, _ = run_timed(cli, ours_b, child_env, DEPLOY_CHILD_TIMEOUT)
         ours_n = on_server("fp-b")
-        rows.append(Row("first deploy", "end to end", seed_s, ours_s, seed_n, ours_n,
-                        f">= {TARGET_FIRST}x", TARGET_FIRST))
+        rows.append(
+            Row(
+                "first deploy",
+                "end to end",
+                seed_s,
+                ours_s,
+                seed_n,
+                ours_n,
+                f">= {TARGET_FIRST}x",
+                TARGET_FIRST,
+            )
+        )
         for project in ("seed-a", "seed-b", "fp-a", "fp-b"):
             found = on_server(project)
             if found != n:
@@ -583,25 +611,48 @@ def run_benchmark(args: argparse.Namespace) -> int:
         seed_s, seed_n = timed(lambda: seed_inprocess(seed_a))
         ours_s, outcome = timed(lambda: our_deploy(ours_a))
         ours_n = check_noop_outcome(outcome, n, "flowportal in-process re-deploy")
-        rows.append(Row("re-deploy, unchanged", "in-process", seed_s, ours_s, seed_n, ours_n,
-                        f">= {TARGET_REDEPLOY:g}x", TARGET_REDEPLOY, "ours: plan has no pending changes"))
+        rows.append(
+            Row(
+                "re-deploy, unchanged",
+                "in-process",
+                seed_s,
+                ours_s,
+                seed_n,
+                ours_n,
+                f">= {TARGET_REDEPLOY:g}x",
+                TARGET_REDEPLOY,
+                "ours: plan has no pending changes",
+            )
+        )
         print(f"    seed {seed_s:.1f} s, ours {ours_s:.2f} s; end to end ...", flush=True)
-        seed_s, out = run_timed(seed_child_command("deploy", seed_b), seed_b.root, child_env,
-                                DEPLOY_CHILD_TIMEOUT)
+        seed_s, out = run_timed(
+            seed_child_command("deploy", seed_b), seed_b.root, child_env, DEPLOY_CHILD_TIMEOUT
+        )
         seed_n = child_count(out)
         ours_s, _ = run_timed(cli, ours_b, child_env, DEPLOY_CHILD_TIMEOUT)
         ours_n = check_noop_outcome(our_deploy(ours_b, dry_run=True), n, "flowportal CLI re-deploy")
-        rows.append(Row("re-deploy, unchanged", "end to end", seed_s, ours_s, seed_n, ours_n,
-                        f">= {TARGET_REDEPLOY:g}x", TARGET_REDEPLOY,
-                        "ours: a dry run afterwards shows no pending changes"))
+        rows.append(
+            Row(
+                "re-deploy, unchanged",
+                "end to end",
+                seed_s,
+                ours_s,
+                seed_n,
+                ours_n,
+                f">= {TARGET_REDEPLOY:g}x",
+                TARGET_REDEPLOY,
+                "ours: a dry run afterwards shows no pending changes",
+            )
+        )
 
         # (c) listing
         total = args.deployments
         print(f"(c) creating {total} deployments for the listing ...", flush=True)
         list_root = make_our_project(base, "list", 1, url, args.write_concurrency)
         specs = listing_specs("fp-list", total)
-        create_s, results = timed(lambda: PrefectGateway(url, write_concurrency=args.write_concurrency or 2)
-                                  .apply(specs))
+        create_s, results = timed(
+            lambda: PrefectGateway(url, write_concurrency=args.write_concurrency or 2).apply(specs)
+        )
         failed = [r for r in results if not r.ok]
         if failed:
             raise BenchError(f"creating listing deployments: {len(failed)} failed: {failed[0].error}")
@@ -619,27 +670,64 @@ def run_benchmark(args: argparse.Namespace) -> int:
         managed = len(listing.inventory.managed)
         if managed != total:
             raise BenchError(f"list_deployments found {managed} of {total} fp-list deployments")
-        rows.append(Row(f"list {total} deployments", "in-process", seed_s, ours_s, seed_n, managed,
-                        f"all {total} (seed {SEED_LIST_CAP})", None,
-                        f"ours: list_deployments, managed for fp-list; {len(listing.inventory.others)} "
-                        f"others also read; server holds {server_total}"))
+        rows.append(
+            Row(
+                f"list {total} deployments",
+                "in-process",
+                seed_s,
+                ours_s,
+                seed_n,
+                managed,
+                f"all {total} (seed {SEED_LIST_CAP})",
+                None,
+                f"ours: list_deployments, managed for fp-list; {len(listing.inventory.others)} "
+                f"others also read; server holds {server_total}",
+            )
+        )
         raw_s, states = timed(lambda: PrefectGateway(url).read_deployments())
-        rows.append(Row("read every deployment", "in-process", seed_s, raw_s, seed_n, len(states),
-                        f"all {server_total}", None, "ours: PrefectGateway.read_deployments()"))
+        rows.append(
+            Row(
+                "read every deployment",
+                "in-process",
+                seed_s,
+                raw_s,
+                seed_n,
+                len(states),
+                f"all {server_total}",
+                None,
+                "ours: PrefectGateway.read_deployments()",
+            )
+        )
         seed_s, out = run_timed(seed_child_command("list"), base, child_env, LIST_CHILD_TIMEOUT)
         seed_n = child_count(out)
-        ours_s, out = run_timed([sys.executable, "-m", "flowportal.cli", "list-deployments", "--json"],
-                                list_root, child_env, LIST_CHILD_TIMEOUT)
+        ours_s, out = run_timed(
+            [sys.executable, "-m", "flowportal.cli", "list-deployments", "--json"],
+            list_root,
+            child_env,
+            LIST_CHILD_TIMEOUT,
+        )
         records = json.loads(out)
-        rows.append(Row(f"list {total} deployments", "end to end", seed_s, ours_s, seed_n, len(records),
-                        f"all {total} (seed {SEED_LIST_CAP})", None,
-                        "ours: flowportal list-deployments --json"))
+        rows.append(
+            Row(
+                f"list {total} deployments",
+                "end to end",
+                seed_s,
+                ours_s,
+                seed_n,
+                len(records),
+                f"all {total} (seed {SEED_LIST_CAP})",
+                None,
+                "ours: flowportal list-deployments --json",
+            )
+        )
 
         print()
         print_table(rows)
         listing_ok = managed == total and len(records) == total
-        print(f"\nlisting: ours returned all {total}: {'PASS' if listing_ok else 'FAIL'}; "
-              f"seed returned {seed_n} of {server_total} on the server")
+        print(
+            f"\nlisting: ours returned all {total}: {'PASS' if listing_ok else 'FAIL'}; "
+            f"seed returned {seed_n} of {server_total} on the server"
+        )
         info["listing_all_returned"] = listing_ok
 
         if args.profile:
@@ -694,10 +782,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--flows", type=int, default=100, help="flows per deploy scenario")
     parser.add_argument("--deployments", type=int, default=1000, help="deployments to list")
-    parser.add_argument("--write-concurrency", type=int, default=None,
-                        help="written into the generated projects (default: flowportal's default)")
-    parser.add_argument("--profile", action="store_true",
-                        help="also cProfile our deploy on one more project (untimed)")
+    parser.add_argument(
+        "--write-concurrency",
+        type=int,
+        default=None,
+        help="written into the generated projects (default: flowportal's default)",
+    )
+    parser.add_argument(
+        "--profile", action="store_true", help="also cProfile our deploy on one more project (untimed)"
+    )
     parser.add_argument("--output", help="results file (default: benchmarks/results/deploy-<date>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects and server dir")
     # The seed's fresh-interpreter runs re-enter this file through these.

@@ -363,16 +363,16 @@ class _ModuleScan:
         return env
 
     def statement(self, stmt: ast.stmt, env: _Env) -> _Env:
-        if isinstance(stmt, ast.Import | ast.ImportFrom):
+        if isinstance(stmt, _IMPORTS):
             return _apply_import(env, stmt)
-        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(stmt, _FUNCTIONS):
             self.function(stmt, env)
             return _bind(env, stmt.name, None)
         if isinstance(stmt, ast.ClassDef):
             return _bind(env, stmt.name, None)
         if isinstance(stmt, ast.If):
             return _union(self.block(stmt.body, env), self.block(stmt.orelse, env))
-        if isinstance(stmt, ast.With | ast.AsyncWith):
+        if isinstance(stmt, _WITHS):
             return self.block(stmt.body, env)
         if isinstance(stmt, _TRY_TYPES):
             body = self.block(stmt.body, env)
@@ -396,6 +396,9 @@ class _ModuleScan:
                 return
 
 
+_IMPORTS = (ast.Import, ast.ImportFrom)
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_WITHS = (ast.With, ast.AsyncWith)
 _TRY_TYPES: tuple[type[ast.stmt], ...] = (ast.Try,)
 if hasattr(ast, "TryStar"):  # Python 3.11+: `except*`
     _TRY_TYPES = (ast.Try, ast.TryStar)

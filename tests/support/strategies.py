@@ -37,7 +37,12 @@ sluggable_names = st.builds(
 )
 
 #: env var names as shells accept them
-env_keys = st.from_regex(r"[A-Z][A-Z0-9_]{0,10}", fullmatch=True)
+_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_LOWER = "abcdefghijklmnopqrstuvwxyz"
+_DIGITS = "0123456789"
+env_keys = st.builds(
+    str.__add__, st.sampled_from(_UPPER), st.text(alphabet=_UPPER + _DIGITS + "_", max_size=10)
+)
 
 #: env var values: arbitrary text
 env_values = st.text(max_size=20)
@@ -48,9 +53,16 @@ env_dicts = st.dictionaries(env_keys, env_values, max_size=5)
 secret_values = st.text(alphabet=st.characters(categories=("L", "N")), min_size=8, max_size=40)
 
 #: flow keys as discovery produces them (normalized)
-flow_keys = st.from_regex(r"[a-z][a-z0-9]{0,6}(_[a-z0-9]{1,4}){0,2}", fullmatch=True)
+flow_keys = st.builds(
+    lambda head, rest, parts: "_".join([head + rest, *parts]),
+    st.sampled_from(_LOWER),
+    st.text(alphabet=_LOWER + _DIGITS, max_size=6),
+    st.lists(st.text(alphabet=_LOWER + _DIGITS, min_size=1, max_size=4), max_size=2),
+)
 
-pool_names = st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True)
+pool_names = st.builds(
+    str.__add__, st.sampled_from(_LOWER), st.text(alphabet=_LOWER + _DIGITS + "-", max_size=10)
+)
 
 # --------------------------------------------------------------------------- json-like values
 
@@ -75,7 +87,7 @@ plain_job_variables = st.dictionaries(
 parameter_schemas = st.none() | st.builds(
     lambda props: {"type": "object", "title": "Parameters", "properties": props},
     st.dictionaries(
-        st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True),
+        st.text(alphabet=_LOWER + "_", min_size=1, max_size=8),
         st.sampled_from([{"type": "string"}, {"type": "integer"}, {"type": "boolean", "default": True}]),
         max_size=3,
     ),
@@ -140,7 +152,9 @@ schedules = st.lists(
 
 version_tags = st.builds(VersionTags, tag_values, tag_values, tag_values, tag_values)
 
-_user_tag_keys = st.from_regex(r"[A-Za-z][A-Za-z0-9_]{0,8}", fullmatch=True).filter(
+_user_tag_keys = st.builds(
+    str.__add__, st.sampled_from(_UPPER + _LOWER), st.text(alphabet=_UPPER + _LOWER + _DIGITS + "_", max_size=8)
+).filter(
     lambda k: k not in RESERVED_KEYS
 )
 
