@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from flowportal.project import find_project_root
-from flowportal.usecases.deploy import DeployRequest, Outcome
+from flowportal.usecases.applying import Outcome
+from flowportal.usecases.deploy import DeployRequest
 from flowportal.usecases.list_deployments import DeploymentListing
 from flowportal.usecases.promote import PromoteRequest
 from flowportal.workspace import Workspace, discover_flows, load_workspace

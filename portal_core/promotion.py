@@ -49,17 +49,34 @@ def path_problem(config: ProjectConfig, src: str, dst: str, force: bool) -> str 
     return None
 
 
+def _source_groups(
+    states: Iterable[DeployedState], project: str, branch: str, src: str
+) -> dict[str, list[DeployedState]]:
+    """Our deployments in `src` for this project and branch, grouped by flow key."""
+    wanted = (slugify(project, "project"), slugify(branch, "branch"), slugify(src, "environment"))
+    found: dict[str, list[DeployedState]] = {}
+    for state in states:
+        name = DeploymentName.parse(state.name)
+        if name is not None and (name.project, name.branch, name.env) == wanted:
+            group = found.setdefault(name.flow_key, [])
+            if all(other.id != state.id for other in group):
+                group.append(state)
+    return found
+
+
 def source_deployments(
     states: Iterable[DeployedState], project: str, branch: str, src: str
 ) -> dict[str, DeployedState]:
     """Our deployments in `src` for this project and branch, by flow key (exact match)."""
-    wanted = (slugify(project, "project"), slugify(branch, "branch"), slugify(src, "environment"))
-    found: dict[str, DeployedState] = {}
-    for state in states:
-        name = DeploymentName.parse(state.name)
-        if name is not None and (name.project, name.branch, name.env) == wanted:
-            found.setdefault(name.flow_key, state)
-    return found
+    return {key: group[0] for key, group in _source_groups(states, project, branch, src).items()}
+
+
+def _twins_problem(src: str, group: list[DeployedState]) -> str:
+    """Deployments are unique per (flow, name): renaming a flow leaves a stale twin behind,
+    and which one holds the code version to promote must not depend on read order."""
+    flows = ", ".join(sorted(repr(s.flow_name) for s in group))
+    return (f"{src!r} has {len(group)} deployments named {group[0].name} (flows {flows}); "
+            f"delete the stale one so the code version to promote is unambiguous")
 
 
 def promoted_spec(
@@ -126,9 +143,10 @@ def plan_promotion(
     if (problem := path_problem(config, src, dst, force)) is not None:
         problems.append(problem)
     try:
-        available = source_deployments(source_states, config.project, branch, src)
+        groups = _source_groups(source_states, config.project, branch, src)
     except NameRuleError as err:
         raise PlanError([str(err)]) from None
+    available = {key: group[0] for key, group in groups.items()}
     if flows and "all" not in flows:
         keys = []
         for asked in flows:
@@ -149,7 +167,9 @@ def plan_promotion(
                     for name in missing_secrets(config.environment(dst), values))
     specs = []
     for key in keys:
-        if key in available:
+        if len(groups.get(key, ())) > 1:
+            problems.append(_twins_problem(src, groups[key]))
+        elif key in available:
             try:
                 specs.append(promoted_spec(available[key], key, config, branch, dst, values))
             except PlanError as err:

@@ -17,6 +17,8 @@ doing as little as possible per file:
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import re
 from collections.abc import Iterator
@@ -132,12 +134,37 @@ class _Rule:
     regex: re.Pattern[str]
     negated: bool
     dir_only: bool
+    # A pattern without `/` matches at any depth. The walker never enters an
+    # ignored folder, so "at any depth" is the same as "the entry's own name":
+    # matching the name alone avoids a backtracking `(?:.*/)?` prefix.
+    on_name: bool
 
 
 def _combine(rules: list[_Rule]) -> re.Pattern[str] | None:
     if not rules:
         return None
     return re.compile("|".join(f"(?:{r.regex.pattern})" for r in rules), re.DOTALL)
+
+
+@attrs.frozen
+class _Combined:
+    """All rules for one entry kind, merged into two regexes (name and path)."""
+
+    on_name: re.Pattern[str] | None
+    on_path: re.Pattern[str] | None
+
+    @classmethod
+    def of(cls, rules: list[_Rule]) -> _Combined:
+        return cls(
+            _combine([r for r in rules if r.on_name]),
+            _combine([r for r in rules if not r.on_name]),
+        )
+
+    def matches(self, relative_path: str, name: str) -> bool:
+        return bool(
+            (self.on_name is not None and self.on_name.fullmatch(name))
+            or (self.on_path is not None and self.on_path.fullmatch(relative_path))
+        )
 
 
 @attrs.frozen
@@ -148,15 +175,15 @@ class GitIgnore:
     trimming, `!` negation, `dir/` (directories only), a `/` anywhere but the end
     anchoring to this folder, `*`, `?`, `[...]` and `**`. As in git, the last
     matching rule wins, and a file in an ignored directory stays ignored (the
-    walker never enters it).
+    walker never enters it). Not supported: `core.excludesFile`,
+    `.git/info/exclude`.
     """
 
     rules: tuple[_Rule, ...] = ()
-    # Without `!` rules, order does not matter: one combined regex per entry kind
-    # answers in a single C-level match instead of a Python loop over rules.
-    simple: bool = False
-    any_file: re.Pattern[str] | None = attrs.field(default=None, repr=False)
-    any_dir: re.Pattern[str] | None = attrs.field(default=None, repr=False)
+    # Without `!` rules, order does not matter: per entry kind, two combined
+    # regexes answer in C instead of a Python loop over every rule.
+    files: _Combined | None = attrs.field(default=None, repr=False)
+    dirs: _Combined | None = attrs.field(default=None, repr=False)
 
     @classmethod
     def parse(cls, text: str) -> GitIgnore:
@@ -179,17 +206,14 @@ class GitIgnore:
                 continue
             anchored = "/" in line
             line = line.lstrip("/")
-            pattern = _glob_to_regex(line)
-            if not anchored:
-                pattern = "(?:.*/)?" + pattern
-            rules.append(_Rule(re.compile(pattern, re.DOTALL), negated, dir_only))
+            regex = re.compile(_glob_to_regex(line), re.DOTALL)
+            rules.append(_Rule(regex, negated, dir_only, on_name=not anchored))
         if any(rule.negated for rule in rules):
             return cls(tuple(rules))
         return cls(
             tuple(rules),
-            simple=True,
-            any_file=_combine([r for r in rules if not r.dir_only]),
-            any_dir=_combine(rules),
+            files=_Combined.of([r for r in rules if not r.dir_only]),
+            dirs=_Combined.of(rules),
         )
 
     def __bool__(self) -> bool:
@@ -197,13 +221,14 @@ class GitIgnore:
 
     def match(self, relative_path: str, is_dir: bool) -> bool | None:
         """True = ignored, False = re-included by `!`, None = no rule matched."""
-        if self.simple:
-            combined = self.any_dir if is_dir else self.any_file
-            return True if combined is not None and combined.fullmatch(relative_path) else None
+        name = relative_path.rpartition("/")[2]
+        combined = self.dirs if is_dir else self.files
+        if combined is not None:
+            return True if combined.matches(relative_path, name) else None
         for rule in reversed(self.rules):
             if rule.dir_only and not is_dir:
                 continue
-            if rule.regex.fullmatch(relative_path):
+            if rule.regex.fullmatch(name if rule.on_name else relative_path):
                 return not rule.negated
         return None
 
@@ -394,6 +419,9 @@ class TreeScan:
     cache_hits: int
 
 
+_NOTHING = ParseResult()  # shared by the thousands of files without flows
+
+
 def _parse_file(file: PythonFile, source_root: str) -> tuple[ParseResult, bool]:
     """(result, whether it was parsed); reading errors become a `SourceError`."""
     try:
@@ -402,8 +430,26 @@ def _parse_file(file: PythonFile, source_root: str) -> tuple[ParseResult, bool]:
         message = f"cannot read file: {exc.strerror or exc}"
         return ParseResult(error=SourceError(file.relative_path, 0, message)), False
     if not could_contain_flow_bytes(data):
-        return ParseResult(), False
+        return _NOTHING, False
     return parse_flows(file.relative_path, decode_source(data), source_root), True
+
+
+@contextlib.contextmanager
+def _no_cyclic_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while parsing.
+
+    `ast.parse` allocates thousands of nodes per file; each allocation burst
+    triggers collections that traverse every live node, for no gain (AST nodes
+    hold no cycles worth collecting mid-scan). Pausing saves about a tenth of a
+    cold scan. The previous state is restored, even on error.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def scan_tree(root: Path, source_root: str = "", cache_dir: Path | None = None) -> TreeScan:
@@ -414,6 +460,11 @@ def scan_tree(root: Path, source_root: str = "", cache_dir: Path | None = None) 
     `cache_dir`, unchanged files reuse their previous result and the cache is
     updated afterwards.
     """
+    with _no_cyclic_gc():
+        return _scan_tree(root, source_root, cache_dir)
+
+
+def _scan_tree(root: Path, source_root: str, cache_dir: Path | None) -> TreeScan:
     cache = DiscoveryCache.load(cache_dir, source_root) if cache_dir else DiscoveryCache.disabled()
     use_cache = cache_dir is not None
     walk_errors: list[SourceError] = []
@@ -424,11 +475,13 @@ def scan_tree(root: Path, source_root: str = "", cache_dir: Path | None = None) 
         if use_cache:
             cached = cache.get(file.relative_path, file.size, file.mtime_ns)
             if cached is not None:
-                results.append(cached)
+                if cached.flows or cached.error:
+                    results.append(cached)
                 continue
         result, was_parsed = _parse_file(file, source_root)
         parsed += was_parsed
-        results.append(result)
+        if result is not _NOTHING:
+            results.append(result)
         if use_cache and not (result.error and result.error.line == 0):
             cache.put(file.relative_path, file.size, file.mtime_ns, result)
     if use_cache:

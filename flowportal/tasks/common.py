@@ -61,10 +61,21 @@ class CliReporter:
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet  # --json: keep stdout for the JSON document
         self._progress: Any = None
+        self._bar: Any = None
+        self._pending = 0
+
+    def __enter__(self) -> CliReporter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
 
     def plan(self, plan: Any) -> None:
         from flowportal import render
 
+        self._pending = len(plan.pending)
         if not self.quiet:
             render.plan_text(plan)
 
@@ -75,10 +86,23 @@ class CliReporter:
             render.console(stderr=True).print(f"[dim]{render._escape(message)}[/]")
 
     def applied(self, result: Any) -> None:
+        """A progress bar on a terminal for multi-flow work; one line per write otherwise."""
         from flowportal import render
 
+        err = render.console(stderr=True)
+        if self._progress is None and self._pending > 1 and err.is_terminal:
+            from rich.progress import Progress
+
+            self._progress = Progress(console=err, transient=True)
+            self._progress.start()
+            self._bar = self._progress.add_task("applying", total=self._pending)
+        if self._progress is not None:
+            self._progress.advance(self._bar)
+            if not result.ok:
+                self._progress.console.print(f"  [red]failed[/] {render._escape(result.name)}")
+            return
         mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
-        render.console(stderr=True).print(f"  {mark} {render._escape(result.name)}")
+        err.print(f"  {mark} {render._escape(result.name)}")
 
     def warning(self, message: str) -> None:
         from flowportal import render

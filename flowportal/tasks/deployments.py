@@ -60,7 +60,8 @@ def deploy(
         flows=tuple(flow), env=env, branch=branch or None, commit=commit or None,
         package_version=package_version or None, image=image or None, dry_run=dry_run,
     )
-    outcome = run(workspace_here(), request, reporter=CliReporter(quiet=json))
+    with CliReporter(quiet=json) as reporter:
+        outcome = run(workspace_here(), request, reporter=reporter)
     if json:
         render.print_json(outcome.to_json())
     else:

@@ -70,7 +70,8 @@ def promote(
 
     request = PromoteRequest(src=src, dst=dst, flows=tuple(flow), branch=branch or None,
                              force=force, dry_run=dry_run)
-    outcome = run(workspace_here(), request, reporter=CliReporter(quiet=json))
+    with CliReporter(quiet=json) as reporter:
+        outcome = run(workspace_here(), request, reporter=reporter)
     _report(outcome, json)
     if outcome.exit_code:
         raise Exit(code=outcome.exit_code)

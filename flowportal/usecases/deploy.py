@@ -9,15 +9,11 @@ from typing import Any
 import attrs
 
 from flowportal.targets import ApiTarget, gateway_for, resolve_api
+from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import DeploymentGateway
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
 from portal_core.deploy import DeployContext, deployment_names, plan_deploy, select_flows
-from portal_core.environment import pools_to_create
-from portal_core.errors import PlanError
-from portal_core.plan import Plan
-from portal_core.urls import deployment_url
-from portal_io.prefect_gateway import ApplyResult
 
 SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, Any]]
 
@@ -31,47 +27,6 @@ class DeployRequest:
     package_version: str | None = None
     image: str | None = None
     dry_run: bool = False
-
-
-@attrs.frozen
-class Outcome:
-    """A plan and what applying it did (nothing, for a dry run)."""
-
-    plan: Plan
-    results: tuple[ApplyResult, ...] = ()
-    applied: bool = False
-    urls: Mapping[str, str] = attrs.Factory(dict)
-
-    @property
-    def failed(self) -> tuple[ApplyResult, ...]:
-        return tuple(r for r in self.results if not r.ok)
-
-    @property
-    def exit_code(self) -> int:
-        """0 done / nothing to do, 1 a write failed, 2 dry run with changes pending."""
-        if self.failed:
-            return 1
-        if not self.applied and self.plan.has_changes:
-            return 2
-        return 0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "plan": self.plan.to_json(),
-            "applied": self.applied,
-            "results": [
-                {
-                    "name": r.name,
-                    "flow": r.flow_key,
-                    "ok": r.ok,
-                    "id": r.deployment_id,
-                    "url": self.urls.get(r.name),
-                    "error": r.error,
-                }
-                for r in self.results
-            ],
-            "exit_code": self.exit_code,
-        }
 
 
 def resolve_context(workspace: Workspace, request_branch: str | None, commit: str | None,
@@ -91,42 +46,6 @@ def _default_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any
     from portal_io.prefect_gateway import parameter_schemas
 
     return parameter_schemas(root, entrypoints)
-
-
-def apply_plan(
-    plan: Plan,
-    gateway: DeploymentGateway,
-    target: ApiTarget,
-    reporter: Reporter,
-    pools: list[tuple[str, str]],
-) -> Outcome:
-    for name, pool_type in pools:
-        reporter.step(f"creating work pool {name!r} ({pool_type})")
-        gateway.create_work_pool(name, pool_type)
-    results = gateway.apply([c.spec for c in plan.pending], on_done=reporter.applied)
-    urls = {
-        r.name: deployment_url(target.url, r.deployment_id, target.ui_url)
-        for r in results
-        if r.ok and r.deployment_id
-    }
-    for change in plan.changes:
-        if not change.pending and change.current is not None:
-            urls[change.name] = deployment_url(target.url, change.current.id, target.ui_url)
-    return Outcome(plan=plan, results=tuple(results), applied=True, urls=urls)
-
-
-def check_pools(
-    plan: Plan, gateway: DeploymentGateway, workspace: Workspace
-) -> list[tuple[str, str]]:
-    """Pools the plan needs: missing ones are created if allowed, else the plan fails."""
-    needed = {c.spec.work_pool_name for c in plan.pending}
-    if not needed:
-        return []
-    env = workspace.config.environment(plan.env)
-    create, problems = pools_to_create(plan.env, env, gateway.missing_work_pools(needed))
-    if problems:
-        raise PlanError(problems)
-    return create
 
 
 def deploy(
@@ -158,8 +77,4 @@ def deploy(
     for warning in plan.warnings:
         reporter.warning(warning)
     reporter.plan(plan)
-    if request.dry_run or not plan.has_changes:
-        urls = {c.name: deployment_url(target.url, c.current.id, target.ui_url)
-                for c in plan.changes if c.current is not None}
-        return Outcome(plan=plan, applied=not request.dry_run, urls=urls)
-    return apply_plan(plan, gateway, target, reporter, pools)
+    return finish(plan, gateway, target, reporter, pools, request.dry_run)

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 import attrs
 
 from flowportal.targets import ApiTarget, gateway_for, resolve_api
-from flowportal.usecases.deploy import Outcome, apply_plan, check_pools
+from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import DeploymentGateway
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
 from portal_core.names import DeploymentName
 from portal_core.promotion import plan_promotion
 from portal_core.tags import PROJECT_NAME, make_tag
-from portal_core.urls import deployment_url
 
 
 @attrs.frozen
@@ -63,11 +62,7 @@ def promote(
                           source_states, target_states, values, request.force)
     pools = check_pools(plan, destination, workspace) if not request.dry_run else []
     reporter.plan(plan)
-    if request.dry_run or not plan.has_changes:
-        urls = {c.name: deployment_url(target.url, c.current.id, target.ui_url)
-                for c in plan.changes if c.current is not None}
-        return Outcome(plan=plan, applied=not request.dry_run, urls=urls)
-    return apply_plan(plan, destination, target, reporter, pools)
+    return finish(plan, destination, target, reporter, pools, request.dry_run)
 
 
 def _slug(env: str) -> str:

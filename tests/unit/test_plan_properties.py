@@ -24,7 +24,7 @@ from support.strategies import (
     secret_values,
 )
 
-from flowportal.usecases.deploy import Outcome
+from flowportal.usecases.applying import Outcome
 from portal_core.deployments import DeployedState, DeploymentFields, DeploymentSpec, Schedule
 from portal_core.plan import (
     REDACTED,
