@@ -21,7 +21,6 @@ from portal_core.config import (
 from portal_core.discovery import Discovery
 from portal_core.environment import EnvValues
 from portal_core.errors import ConfigError
-from portal_core.flows import FlowRecord
 from portal_io.project_files import read_dotenv, read_pyproject
 from portal_io.yaml_files import load_yaml
 
@@ -59,21 +58,12 @@ class Workspace:
 
 
 def discover_flows(root: Path, flows_root: str = ".", cache_dir: Path | None = None) -> Discovery:
-    """Scan `root/flows_root`, reporting paths relative to `root`."""
+    """Scan `root/flows_root`, reporting paths (and errors) relative to `root`,
+    so entrypoints are what a worker running from `root` resolves."""
     from portal_io.source_tree import scan_flows
 
     prefix = flows_root.strip("/").removeprefix("./") if flows_root not in (".", "", "./") else ""
-    discovery = scan_flows(root / prefix if prefix else root, cache_dir=cache_dir)
-    if not prefix:
-        return discovery
-    return attrs.evolve(
-        discovery,
-        flows=tuple(_prefixed(f, prefix) for f in discovery.flows),
-    )
-
-
-def _prefixed(flow: FlowRecord, prefix: str) -> FlowRecord:
-    return attrs.evolve(flow, relative_path=f"{prefix}/{flow.relative_path}")
+    return scan_flows(root, prefix, cache_dir=cache_dir)
 
 
 def load_workspace(root: Path) -> Workspace:

@@ -290,6 +290,8 @@ def cron_problem(expr: str) -> str | None:
             match = _CRON_ITEM.match(item)
             if not match:
                 return f"cron {expr!r}: {item!r} is not a valid field"
+            if match.group(2) is not None and int(match.group(2)) == 0:
+                return f"cron {expr!r}: {item!r} has a step of 0"
             if match.group(1) == "*":
                 continue
             for bound in match.group(1).split("-"):
