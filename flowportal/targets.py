@@ -7,7 +7,7 @@ shell; else the embedded local server under `.portal/server`, started on demand.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -23,7 +23,10 @@ class ApiTarget:
 
 
 def resolve_api(
-    workspace: Workspace, env_name: str, environ: Mapping[str, str] | None = None
+    workspace: Workspace,
+    env_name: str,
+    environ: Mapping[str, str] | None = None,
+    notify: Callable[[str], None] | None = None,
 ) -> ApiTarget:
     env = workspace.config.environment(env_name)
     environ = os.environ if environ is None else environ
@@ -34,7 +37,11 @@ def resolve_api(
         return ApiTarget(environ["PREFECT_API_URL"], api_key, env.ui_url)
     from portal_io.local_server import LocalServer
 
-    url = LocalServer(workspace.state_dir / "server").ensure_running()
+    server = LocalServer(workspace.state_dir / "server", notify=notify)
+    url = server.ensure_running()
+    if notify is not None and server.last_start_seconds is not None:
+        notify(f"started the embedded Prefect server at {url} in {server.last_start_seconds:.1f}s "
+               f"(log: {server.log_path}; `invoke server.stop` stops it)")
     return ApiTarget(url, None, env.ui_url, embedded=True)
 
 

@@ -401,7 +401,14 @@ class LocalServer:
             if remaining <= 0:
                 break
             if _health_ok(record.url, min(HEALTH_TIMEOUT, remaining)):
-                return
+                if _served_home(record.url, HEALTH_TIMEOUT) in (None, str(self.home_dir)):
+                    return
+                # Another Prefect server took the port between our check and our bind;
+                # talking to it would deploy into someone else's database.
+                raise LocalServerError(
+                    f"another Prefect server took port {record.port} while ours was starting; "
+                    f"run the command again (a free port is picked) or pass --port"
+                )
             time.sleep(max(0.0, min(POLL_INTERVAL, deadline - time.monotonic())))
         raise LocalServerError(
             f"Prefect server did not answer {record.url}/health within {timeout:g} s; "
@@ -636,6 +643,21 @@ def _health_ok(api_url: str, timeout: float) -> bool:
     except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError):
         # Refused, reset, timed out, HTTP error, not HTTP at all: "not healthy (yet)".
         return False
+
+
+def _served_home(api_url: str, timeout: float) -> str | None:
+    """PREFECT_HOME of the server answering at `api_url` (None if it does not say).
+
+    A health check alone cannot tell our server from another one that grabbed
+    the same port; the home directory can.
+    """
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(f"{api_url}/admin/settings", timeout=max(timeout, 0.05)) as response:
+            home = json.loads(response.read()).get("home")
+    except (OSError, urllib.error.URLError, http.client.HTTPException, ValueError, AttributeError):
+        return None
+    return str(home) if isinstance(home, str) else None
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -66,7 +66,8 @@ def deploy(
     context = resolve_context(workspace, request.branch, request.commit,
                               request.package_version, request.image)
     values = workspace.env_values(request.env)
-    target = ApiTarget(gateway.api_url) if gateway is not None else resolve_api(workspace, request.env)
+    target = (ApiTarget(gateway.api_url) if gateway is not None
+              else resolve_api(workspace, request.env, notify=reporter.step))
     gateway = gateway or gateway_for(workspace, target)
 
     names = deployment_names(flows, config.project, context.branch, request.env)

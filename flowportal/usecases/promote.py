@@ -45,7 +45,7 @@ def promote(
     def connect(env: str, given: DeploymentGateway | None) -> tuple[ApiTarget, DeploymentGateway]:
         if given is not None:
             return ApiTarget(given.api_url), given
-        target = resolve_api(workspace, env)
+        target = resolve_api(workspace, env, notify=reporter.step)
         return target, gateway_for(workspace, target)
 
     _, source = connect(request.src, source_gateway)
