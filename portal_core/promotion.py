@@ -91,6 +91,9 @@ def promoted_spec(
     if version is None:
         raise PlanError([f"{source.name} has no version tags (PROJECT_NAME, BRANCH_NAME, "
                          f"COMMIT_HASH, PACKAGE_VERSION); redeploy it with flowportal first"])
+    if version.branch != branch:  # branches that slug alike share deployment names
+        raise PlanError([f"{source.name} holds branch {version.branch!r}, not {branch!r} (the two "
+                         f"name deployments alike); promote with --branch {version.branch!r}"])
     env = config.environment(dst)
     static = config.flow_config(flow_key)
     name = DeploymentName.build(config.project, branch, flow_key, dst).format()

@@ -43,7 +43,7 @@ def stand_in() -> Iterator[tuple[str, Script]]:
             self.end_headers()
             self.wfile.write(data)
 
-        def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        def do_POST(self) -> None:
             self.rfile.read(int(self.headers.get("Content-Length", 0)))
             script.requests.append(self.path)
             if self.path.endswith("/deployments/filter") and script.answers:
@@ -52,7 +52,7 @@ def stand_in() -> Iterator[tuple[str, Script]]:
             else:
                 self._send(200, [])
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             script.requests.append(self.path)
             if "/csrf-token" in self.path:  # like a server with CSRF protection off
                 self._send(422, {"detail": "CSRF protection is disabled."})

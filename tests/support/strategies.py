@@ -128,14 +128,17 @@ def _cron_field(low: int, high: int, names: tuple[str, ...] = ()) -> st.SearchSt
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT")
 
+#: valid minute, hour, day, month, weekday fields, in that order
+cron_fields = (
+    _cron_field(0, 59),
+    _cron_field(0, 23),
+    _cron_field(1, 31),
+    _cron_field(1, 12, MONTHS),
+    _cron_field(0, 7, WEEKDAYS),
+)
+
 valid_crons = st.one_of(
-    st.tuples(
-        _cron_field(0, 59),
-        _cron_field(0, 23),
-        _cron_field(1, 31),
-        _cron_field(1, 12, MONTHS),
-        _cron_field(0, 7, WEEKDAYS),
-    ).map(" ".join),
+    st.tuples(*cron_fields).map(" ".join),
     st.sampled_from(["@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"]),
 )
 

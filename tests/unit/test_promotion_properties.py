@@ -30,7 +30,6 @@ from support.strategies import (
     sluggable_names,
     tag_values,
     user_tags,
-    version_tags,
 )
 
 from portal_core.config import EnvironmentConfig, ProjectConfig, StaticFlowConfig, WorkPoolConfig
@@ -67,7 +66,8 @@ def source_state(
 ) -> DeployedState:
     """A deployment of `key` in `env`, as a deploy there would have left it."""
     name = name_of(config, branch, key, env)
-    version = draw(version_tags)
+    # exact project and branch, as deploy tags them; commit and version are arbitrary text
+    version = VersionTags(config.project, branch, draw(tag_values), draw(tag_values))
     job_variables: dict[str, Any] = {
         "env": {
             **draw(env_dicts),
@@ -460,6 +460,21 @@ def test_two_source_deployments_with_one_name_are_refused_not_picked_by_order() 
         (problem,) = raised.value.problems
         assert "acme--main--etl--dev" in problem
         assert "'etl'" in problem and "'old-etl-name'" in problem
+
+
+@pytest.mark.parametrize(("asked", "deployed"), [("feature/x", "feature-x"), ("feature-x", "feature/x"),
+                                                ("feature x", "feature/x")])
+def test_a_source_of_another_branch_that_slugs_alike_is_refused(asked: str, deployed: str) -> None:
+    """`feature/x` and `feature-x` share deployment names; the tags tell whose code it is."""
+    sources = (_deployed("etl", "dev", branch=deployed),)
+    assert DeploymentName.parse(sources[0].name) == DeploymentName.build("acme", asked, "etl", "dev")
+
+    with pytest.raises(PlanError) as raised:
+        plan_promotion(_config(), "dev", "uat", asked, ["etl"], sources, [], EnvValues())
+
+    (problem,) = raised.value.problems
+    assert f"holds branch {deployed!r}, not {asked!r}" in problem
+    assert plan_promotion(_config(), "dev", "uat", deployed, ["etl"], sources, [], EnvValues()).changes
 
 
 def test_the_target_pool_decides_whether_the_image_travels() -> None:
