@@ -486,36 +486,270 @@ def print_table(rows: Sequence[Row]) -> None:
             print("  ".join("-" * width for width in widths))
 
 
-def profile_ours(
-    base: Path, flows: int, api_url: str, write_concurrency: int | None, stamp: str
-) -> list[str]:
-    """cProfile a first deploy and a no-op re-deploy of one more project; save and summarise.
+def profile_ours(base: Path, flows: int, api_url: str, write_concurrency: int | None) -> dict[str, Any]:
+    """cProfile a first deploy and a no-op re-deploy of one more project; print and return the top.
 
-    Separate from the timed runs, so the profiler's overhead never shows in the table.
+    Separate from the timed runs, so the profiler's overhead never shows in the
+    table. The full `.prof` files stay in the work directory (see `--keep`):
+    they are for digging in, not for the repository.
     """
     import cProfile
     import io
     import pstats
 
     root = make_our_project(base, "prof", flows, api_url, write_concurrency)
-    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-    saved = []
+    summary: dict[str, Any] = {}
     for label in ("first", "redeploy"):
         profiler = cProfile.Profile()
         profiler.enable()
         our_deploy(root)
         profiler.disable()
-        path = RESULTS_DIR / f"deploy-{stamp}-ours-{label}.prof"
+        path = base / f"ours-{label}.prof"
         profiler.dump_stats(str(path))
-        saved.append(str(path))
         buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(30)
-        print(f"\n--- cProfile, ours, {label} deploy (top 30 by cumulative time) ---")
-        print(buffer.getvalue().split("\n\n", 1)[-1].rstrip())
-    return saved
+        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(25)
+        table = buffer.getvalue().split("\n\n", 1)[-1].rstrip()
+        print(f"\n--- cProfile, ours, {label} deploy (top 25 by cumulative time; {path}) ---")
+        print(table)
+        summary[label] = table.splitlines()
+    return summary
 
 
 # ------------------------------------------------------------------- main
+
+
+@dataclass(frozen=True)
+class Setup:
+    """What every scenario needs: the server, the work dir and the generated projects."""
+
+    args: argparse.Namespace
+    base: Path
+    url: str
+    child_env: dict[str, str]
+    seed_a: SeedProject  # timed in-process
+    seed_b: SeedProject  # timed end to end
+    ours_a: Path  # timed in-process
+    ours_b: Path  # timed end to end
+
+    @property
+    def flows(self) -> int:
+        return int(self.args.flows)
+
+    @property
+    def cli_deploy(self) -> list[str]:
+        return [sys.executable, "-m", "flowportal.cli", "deploy", "--flow", "all", "--env", ENV]
+
+    def gateway(self, write_concurrency: int | None = None) -> Any:
+        from portal_io.prefect_gateway import PrefectGateway
+
+        return PrefectGateway(self.url, write_concurrency=write_concurrency or 2)
+
+    def on_server(self, project: str) -> int:
+        return len(self.gateway().read_deployments(tags_all=[f"PROJECT_NAME={project}"]))
+
+    def seed_inprocess(self) -> int:
+        forget_modules(self.seed_a.package)
+        with working_directory(self.seed_a.root), quiet_stdout():
+            return seed_deploy(self.seed_a)
+
+    def seed_end_to_end(self) -> tuple[float, int]:
+        seconds, out = run_timed(
+            seed_child_command("deploy", self.seed_b), self.seed_b.root, self.child_env, DEPLOY_CHILD_TIMEOUT
+        )
+        return seconds, child_count(out)
+
+
+def warm_up() -> float:
+    """Import prefect and both tools once, so in-process timings compare work, not imports."""
+    seconds, _ = timed(
+        lambda: [
+            importlib.import_module(name)
+            for name in (
+                "prefect",
+                "prefect.flows",
+                "prefect.deployments.runner",
+                "prefect.client.orchestration",
+                "prefect.utilities.callables",
+                "acme_portal_sdk.prefect.flow_deploy",
+                "acme_portal_sdk.prefect.deployment_finder",
+                "flowportal.usecases.deploy",
+                "flowportal.usecases.list_deployments",
+                "portal_io.prefect_gateway",
+            )
+        ]
+    )
+    return seconds
+
+
+def first_deploy(s: Setup) -> list[Row]:
+    n = s.flows
+    target = f">= {TARGET_FIRST}x"
+    print(f"(a) first deploy of {n} flows: seed in-process ...", flush=True)
+    seed_s, seed_n = timed(s.seed_inprocess)
+    print(f"    seed {seed_s:.1f} s; ours in-process ...", flush=True)
+    ours_s, outcome = timed(lambda: our_deploy(s.ours_a))
+    ours_n = check_first_outcome(outcome, n)
+    rows = [
+        Row(
+            "first deploy",
+            "in-process",
+            seed_s,
+            ours_s,
+            seed_n,
+            ours_n,
+            target,
+            TARGET_FIRST,
+            "ours includes creating the work pool",
+        ),
+    ]
+    print(f"    ours {ours_s:.1f} s; seed end to end ...", flush=True)
+    seed_s, seed_n = s.seed_end_to_end()
+    print(f"    seed {seed_s:.1f} s; ours CLI ...", flush=True)
+    ours_s, _ = run_timed(s.cli_deploy, s.ours_b, s.child_env, DEPLOY_CHILD_TIMEOUT)
+    rows.append(
+        Row(
+            "first deploy",
+            "end to end",
+            seed_s,
+            ours_s,
+            seed_n,
+            s.on_server("fp-b"),
+            target,
+            TARGET_FIRST,
+            "ours: python -m flowportal.cli deploy --flow all --env dev",
+        )
+    )
+    print(f"    ours {ours_s:.1f} s", flush=True)
+    for project in ("seed-a", "seed-b", "fp-a", "fp-b"):
+        found = s.on_server(project)
+        if found != n:
+            raise BenchError(f"{project}: {found} deployments on the server, expected {n}")
+    return rows
+
+
+def redeploy(s: Setup) -> list[Row]:
+    n = s.flows
+    target = f">= {TARGET_REDEPLOY:g}x"
+    print("(b) re-deploy, nothing changed: seed in-process ...", flush=True)
+    seed_s, seed_n = timed(s.seed_inprocess)
+    runs = []
+    for _ in range(s.args.repeat):
+        ours_s, outcome = timed(lambda: our_deploy(s.ours_a))
+        ours_n = check_noop_outcome(outcome, n, "flowportal in-process re-deploy")
+        runs.append(ours_s)
+    rows = [
+        Row(
+            "re-deploy, unchanged",
+            "in-process",
+            seed_s,
+            statistics.median(runs),
+            seed_n,
+            ours_n,
+            target,
+            TARGET_REDEPLOY,
+            f"ours: median of {len(runs)}; each plan had no pending changes",
+            runs,
+        ),
+    ]
+    print(f"    seed {seed_s:.1f} s, ours {rows[-1].ours_seconds:.2f} s; end to end ...", flush=True)
+    seed_s, seed_n = s.seed_end_to_end()
+    runs = []
+    for _ in range(s.args.repeat):
+        ours_s, _ = run_timed(s.cli_deploy, s.ours_b, s.child_env, DEPLOY_CHILD_TIMEOUT)
+        runs.append(ours_s)
+    ours_n = check_noop_outcome(our_deploy(s.ours_b, dry_run=True), n, "flowportal CLI re-deploy")
+    rows.append(
+        Row(
+            "re-deploy, unchanged",
+            "end to end",
+            seed_s,
+            statistics.median(runs),
+            seed_n,
+            ours_n,
+            target,
+            TARGET_REDEPLOY,
+            f"ours: median of {len(runs)}; a dry run afterwards shows no pending changes",
+            runs,
+        )
+    )
+    print(f"    seed {seed_s:.1f} s, ours {rows[-1].ours_seconds:.2f} s", flush=True)
+    return rows
+
+
+def listing(s: Setup, info: dict[str, Any]) -> list[Row]:
+    """Create `--deployments` for one more project, then list with both tools."""
+    from flowportal.usecases.list_deployments import list_deployments
+    from flowportal.workspace import load_workspace
+
+    total = s.args.deployments
+    print(f"(c) creating {total} deployments for the listing ...", flush=True)
+    list_root = make_our_project(s.base, "list", 1, s.url, s.args.write_concurrency)
+    specs = listing_specs("fp-list", total)
+    create_s, results = timed(lambda: s.gateway(s.args.write_concurrency).apply(specs))
+    failed = [r for r in results if not r.ok]
+    if failed:
+        raise BenchError(f"creating listing deployments: {len(failed)} failed: {failed[0].error}")
+    server_total = len(s.gateway().read_deployments())
+    info["listing_setup"] = {"created": len(results), "seconds": create_s, "server_total": server_total}
+    print(f"    created {len(results)} in {create_s:.1f} s; listing ...", flush=True)
+
+    target = f"all {total} (seed {SEED_LIST_CAP})"
+    with quiet_stdout():
+        seed_s, seed_n = timed(seed_list)
+    ours_s, found = timed(lambda: list_deployments(load_workspace(list_root)))
+    managed, others = len(found.inventory.managed), len(found.inventory.others)
+    rows = [
+        Row(
+            f"list {total} deployments",
+            "in-process",
+            seed_s,
+            ours_s,
+            seed_n,
+            managed,
+            target,
+            None,
+            f"ours: list_deployments, managed for fp-list; also read {others} others; "
+            f"server holds {server_total}",
+        ),
+    ]
+    raw_s, states = timed(lambda: s.gateway().read_deployments())
+    rows.append(
+        Row(
+            "read every deployment",
+            "in-process",
+            seed_s,
+            raw_s,
+            seed_n,
+            len(states),
+            f"all {server_total}",
+            None,
+            "ours: PrefectGateway.read_deployments(), with flow names",
+        )
+    )
+    seed_s, out = run_timed(seed_child_command("list"), s.base, s.child_env, LIST_CHILD_TIMEOUT)
+    seed_n = child_count(out)
+    ours_s, out = run_timed(
+        [sys.executable, "-m", "flowportal.cli", "list-deployments", "--json"],
+        list_root,
+        s.child_env,
+        LIST_CHILD_TIMEOUT,
+    )
+    records = len(json.loads(out))
+    rows.append(
+        Row(
+            f"list {total} deployments",
+            "end to end",
+            seed_s,
+            ours_s,
+            seed_n,
+            records,
+            target,
+            None,
+            "ours: flowportal list-deployments --json",
+        )
+    )
+    info["listing_all_returned"] = managed == total and records == total
+    return rows
 
 
 def run_benchmark(args: argparse.Namespace) -> int:
@@ -524,240 +758,44 @@ def run_benchmark(args: argparse.Namespace) -> int:
     stamp = dt.date.today().isoformat()
     base = Path(tempfile.mkdtemp(prefix="flowportal-bench-deploy-"))
     server = LocalServer(state_dir=base / "server", ui=False, notify=lambda m: print(f"server: {m}"))
-    rows: list[Row] = []
     info: dict[str, Any] = {}
     try:
         print(f"work dir {base}; starting a local Prefect server ...", flush=True)
         url = server.ensure_running(timeout=SERVER_START_TIMEOUT)
         info["server_start_seconds"] = server.last_start_seconds
         print(f"server {url} up in {server.last_start_seconds or 0:.1f} s", flush=True)
-        # Before prefect is imported anywhere: settings are read at import time.
+        # Before prefect is imported anywhere: its settings are read at import time.
         os.environ["PREFECT_API_URL"] = url
         os.environ["PREFECT_HOME"] = str(base / "client-home")
-        child_env = dict(os.environ)
-
-        warmup, _ = timed(
-            lambda: [
-                importlib.import_module(name)
-                for name in (
-                    "prefect",
-                    "prefect.flows",
-                    "prefect.deployments.runner",
-                    "prefect.client.orchestration",
-                    "prefect.utilities.callables",
-                    "acme_portal_sdk.prefect.flow_deploy",
-                    "acme_portal_sdk.prefect.deployment_finder",
-                    "flowportal.usecases.deploy",
-                    "flowportal.usecases.list_deployments",
-                    "portal_io.prefect_gateway",
-                )
-            ]
+        info["warmup_import_seconds"] = warm_up()
+        print(f"imports warmed in {info['warmup_import_seconds']:.1f} s; generating projects ...", flush=True)
+        setup = Setup(
+            args=args,
+            base=base,
+            url=url,
+            child_env=dict(os.environ),
+            seed_a=make_seed_project(base, "a", args.flows),
+            seed_b=make_seed_project(base, "b", args.flows),
+            ours_a=make_our_project(base, "a", args.flows, url, args.write_concurrency),
+            ours_b=make_our_project(base, "b", args.flows, url, args.write_concurrency),
         )
-        info["warmup_import_seconds"] = warmup
-        from portal_io.prefect_gateway import PrefectGateway
-
-        gateway = PrefectGateway(url)
-        gateway.read_deployments()  # first request on a fresh server: not part of anyone's time
+        setup.gateway().read_deployments()  # the fresh server's first request: nobody's time
         create_seed_pool()
-        print(f"imports warmed in {warmup:.1f} s; generating projects ...", flush=True)
 
-        n = args.flows
-        seed_a, seed_b = make_seed_project(base, "a", n), make_seed_project(base, "b", n)
-        ours_a = make_our_project(base, "a", n, url, args.write_concurrency)
-        ours_b = make_our_project(base, "b", n, url, args.write_concurrency)
-        cli = [sys.executable, "-m", "flowportal.cli", "deploy", "--flow", "all", "--env", ENV]
-
-        def seed_inprocess(project: SeedProject) -> int:
-            forget_modules(project.package)
-            with working_directory(project.root), quiet_stdout():
-                return seed_deploy(project)
-
-        def on_server(project: str) -> int:
-            return len(gateway.read_deployments(tags_all=[f"PROJECT_NAME={project}"]))
-
-        # (a) first deploy
-        print(f"(a) first deploy of {n} flows: seed in-process ...", flush=True)
-        seed_s, seed_n = timed(lambda: seed_inprocess(seed_a))
-        print(f"    seed {seed_s:.1f} s; ours in-process ...", flush=True)
-        ours_s, outcome = timed(lambda: our_deploy(ours_a))
-        ours_n = check_first_outcome(outcome, n)
-        rows.append(
-            Row(
-                "first deploy",
-                "in-process",
-                seed_s,
-                ours_s,
-                seed_n,
-                ours_n,
-                f">= {TARGET_FIRST}x",
-                TARGET_FIRST,
-            )
-        )
-        print(f"    ours {ours_s:.1f} s; seed end to end ...", flush=True)
-        seed_s, out = run_timed(
-            seed_child_command("deploy", seed_b), seed_b.root, child_env, DEPLOY_CHILD_TIMEOUT
-        )
-        seed_n = child_count(out)
-        print(f"    seed {seed_s:.1f} s; ours CLI ...", flush=True)
-        ours_s, _ = run_timed(cli, ours_b, child_env, DEPLOY_CHILD_TIMEOUT)
-        ours_n = on_server("fp-b")
-        rows.append(
-            Row(
-                "first deploy",
-                "end to end",
-                seed_s,
-                ours_s,
-                seed_n,
-                ours_n,
-                f">= {TARGET_FIRST}x",
-                TARGET_FIRST,
-            )
-        )
-        for project in ("seed-a", "seed-b", "fp-a", "fp-b"):
-            found = on_server(project)
-            if found != n:
-                raise BenchError(f"{project}: {found} deployments on the server, expected {n}")
-
-        # (b) re-deploy, nothing changed
-        print("(b) re-deploy, nothing changed: seed in-process ...", flush=True)
-        seed_s, seed_n = timed(lambda: seed_inprocess(seed_a))
-        runs = []
-        for _ in range(args.repeat):
-            ours_s, outcome = timed(lambda: our_deploy(ours_a))
-            ours_n = check_noop_outcome(outcome, n, "flowportal in-process re-deploy")
-            runs.append(ours_s)
-        rows.append(
-            Row(
-                "re-deploy, unchanged",
-                "in-process",
-                seed_s,
-                statistics.median(runs),
-                seed_n,
-                ours_n,
-                f">= {TARGET_REDEPLOY:g}x",
-                TARGET_REDEPLOY,
-                f"ours: median of {len(runs)}; each plan had no pending changes",
-                runs,
-            )
-        )
-        print(f"    seed {seed_s:.1f} s, ours {rows[-1].ours_seconds:.2f} s; end to end ...", flush=True)
-        seed_s, out = run_timed(
-            seed_child_command("deploy", seed_b), seed_b.root, child_env, DEPLOY_CHILD_TIMEOUT
-        )
-        seed_n = child_count(out)
-        runs = []
-        for _ in range(args.repeat):
-            ours_s, _ = run_timed(cli, ours_b, child_env, DEPLOY_CHILD_TIMEOUT)
-            runs.append(ours_s)
-        ours_n = check_noop_outcome(our_deploy(ours_b, dry_run=True), n, "flowportal CLI re-deploy")
-        rows.append(
-            Row(
-                "re-deploy, unchanged",
-                "end to end",
-                seed_s,
-                statistics.median(runs),
-                seed_n,
-                ours_n,
-                f">= {TARGET_REDEPLOY:g}x",
-                TARGET_REDEPLOY,
-                f"ours: median of {len(runs)}; a dry run afterwards shows no pending changes",
-                runs,
-            )
-        )
-
-        # (c) listing
-        total = args.deployments
-        print(f"(c) creating {total} deployments for the listing ...", flush=True)
-        list_root = make_our_project(base, "list", 1, url, args.write_concurrency)
-        specs = listing_specs("fp-list", total)
-        create_s, results = timed(
-            lambda: PrefectGateway(url, write_concurrency=args.write_concurrency or 2).apply(specs)
-        )
-        failed = [r for r in results if not r.ok]
-        if failed:
-            raise BenchError(f"creating listing deployments: {len(failed)} failed: {failed[0].error}")
-        info["listing_setup"] = {"created": len(results), "seconds": create_s}
-        print(f"    created {len(results)} in {create_s:.1f} s; listing ...", flush=True)
-        server_total = len(gateway.read_deployments())
-        info["server_total_deployments"] = server_total
-
-        from flowportal.usecases.list_deployments import list_deployments
-        from flowportal.workspace import load_workspace
-
-        with quiet_stdout():
-            seed_s, seed_n = timed(seed_list)
-        ours_s, listing = timed(lambda: list_deployments(load_workspace(list_root)))
-        managed = len(listing.inventory.managed)
-        if managed != total:
-            raise BenchError(f"list_deployments found {managed} of {total} fp-list deployments")
-        rows.append(
-            Row(
-                f"list {total} deployments",
-                "in-process",
-                seed_s,
-                ours_s,
-                seed_n,
-                managed,
-                f"all {total} (seed {SEED_LIST_CAP})",
-                None,
-                f"ours: list_deployments, managed for fp-list; {len(listing.inventory.others)} "
-                f"others also read; server holds {server_total}",
-            )
-        )
-        raw_s, states = timed(lambda: PrefectGateway(url).read_deployments())
-        rows.append(
-            Row(
-                "read every deployment",
-                "in-process",
-                seed_s,
-                raw_s,
-                seed_n,
-                len(states),
-                f"all {server_total}",
-                None,
-                "ours: PrefectGateway.read_deployments()",
-            )
-        )
-        seed_s, out = run_timed(seed_child_command("list"), base, child_env, LIST_CHILD_TIMEOUT)
-        seed_n = child_count(out)
-        ours_s, out = run_timed(
-            [sys.executable, "-m", "flowportal.cli", "list-deployments", "--json"],
-            list_root,
-            child_env,
-            LIST_CHILD_TIMEOUT,
-        )
-        records = json.loads(out)
-        rows.append(
-            Row(
-                f"list {total} deployments",
-                "end to end",
-                seed_s,
-                ours_s,
-                seed_n,
-                len(records),
-                f"all {total} (seed {SEED_LIST_CAP})",
-                None,
-                "ours: flowportal list-deployments --json",
-            )
-        )
-
+        rows = first_deploy(setup) + redeploy(setup) + listing(setup, info)
         print()
         print_table(rows)
-        listing_ok = managed == total and len(records) == total
         print(
-            f"\nlisting: ours returned all {total}: {'PASS' if listing_ok else 'FAIL'}; "
-            f"seed returned {seed_n} of {server_total} on the server"
+            f"\nlisting: ours returned all {args.deployments}: "
+            f"{'PASS' if info['listing_all_returned'] else 'FAIL'}; the seed returned "
+            f"{rows[-1].seed_count} of {info['listing_setup']['server_total']} on the server"
         )
-        info["listing_all_returned"] = listing_ok
-
         if args.profile:
-            info["profiles"] = profile_ours(base, n, url, args.write_concurrency, stamp)
-
+            info["profile"] = profile_ours(base, args.flows, url, args.write_concurrency)
         write_results(args, stamp, rows, info)
         return 0
     finally:
-        stopped = server.stop()
-        print(f"server stopped: {stopped}", flush=True)
+        print(f"server stopped: {server.stop()}", flush=True)
         if args.keep:
             print(f"kept {base}")
         else:
