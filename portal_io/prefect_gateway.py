@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+import json
+import random
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,10 @@ from portal_core.deployments import DeployedState, DeploymentSpec, Schedule
 from portal_core.errors import PortalError
 
 PAGE_SIZE = 200  # the server's maximum page
+RETRIES = 8  # for 429/503, on reads and writes
+BASE_RETRY_WAIT = 0.1
+MAX_RETRY_WAIT = 30.0
+RETRY_CODES = frozenset({429, 503})
 
 
 class PrefectApiError(PortalError):
@@ -38,63 +45,90 @@ class ApplyResult:
     error: str | None = None
 
 
+_STATUS_HINTS = {
+    401: "the API key was rejected; check PREFECT_API_KEY (or the env's api_key_env)",
+    403: "the API key may not do this",
+    429: "rate limited even after retries; lower write_concurrency",
+    503: "the server stayed unavailable after retries (SQLite busy?); lower write_concurrency",
+}
+
+
+def _describe_status(code: int, detail: str, api_url: str, what: str) -> str:
+    if code == 404:
+        hint = f"not found at {api_url}; check the environment's prefect_api_url"
+    elif code == 422:
+        hint = f"the server refused the request: {detail}"
+    else:
+        hint = _STATUS_HINTS.get(code, detail or "unexpected error")
+    return f"{what}: Prefect API answered {code}: {hint}"
+
+
+def _detail_of(body: bytes | str) -> str:
+    try:
+        detail = json.loads(body).get("detail", "")
+    except (ValueError, AttributeError):
+        detail = body if isinstance(body, str) else body.decode("utf-8", "replace")
+    text = detail if isinstance(detail, str) else json.dumps(detail)
+    return " ".join(text.split())[:300]
+
+
 def _describe_http_error(err: Exception, api_url: str, what: str) -> str:
+    """One line for any failure of the Prefect client (httpx underneath)."""
     import httpx
 
     if isinstance(err, httpx.HTTPStatusError):
         code = err.response.status_code
-        try:
-            detail = err.response.json().get("detail", "")
-        except Exception:
-            detail = err.response.text[:200]
-        detail = detail if isinstance(detail, str) else str(detail)[:300]
-        hints = {
-            401: "the API key was rejected; check PREFECT_API_KEY (or the env's api_key_env)",
-            403: "the API key may not do this",
-            404: f"not found at {api_url}; check the environment's prefect_api_url",
-            422: f"the server refused the request: {detail}",
-            429: "rate limited even after retries; lower write_concurrency",
-            503: "the server stayed unavailable after retries (SQLite busy?); lower write_concurrency",
-        }
-        return f"{what}: Prefect API answered {code}: {hints.get(code, detail or 'unexpected error')}"
+        return _describe_status(code, _detail_of(err.response.content), api_url, what)
     if isinstance(err, (httpx.ConnectError, httpx.ConnectTimeout)):
         return f"{what}: cannot reach the Prefect API at {api_url} (is the server running?)"
     if isinstance(err, httpx.TimeoutException):
         return f"{what}: the Prefect API at {api_url} timed out"
-    return f"{what}: {type(err).__name__}: {err}"
+    return f"{what}: {type(err).__name__}: {err}".splitlines()[0]
 
 
-def _state_from(response: Any, flow_names: dict[str, str]) -> DeployedState:
+def retry_delay(retry_after: str | None, attempt: int) -> float:
+    """Seconds to wait before retry `attempt` (0-based): the server's `Retry-After`
+    when it gives one, else short exponential backoff with jitter (SQLite 503s
+    clear within a fraction of a second; Prefect's client default waits 2 s, 4 s...)."""
+    if retry_after:
+        with contextlib.suppress(ValueError):
+            return min(max(float(retry_after), 0.0), MAX_RETRY_WAIT)
+    return min(BASE_RETRY_WAIT * (2**attempt) * (1 + random.random()), MAX_RETRY_WAIT)
+
+
+def _state_from(item: Mapping[str, Any], flow_names: Mapping[str, str]) -> DeployedState:
+    """A deployment as the REST API returns it (JSON), as our value."""
     schedules = []
-    for item in response.schedules or []:
-        cron = getattr(item.schedule, "cron", None)
-        if cron is not None:
-            schedules.append(
-                Schedule(cron=cron, timezone=item.schedule.timezone or "UTC", active=item.active)
-            )
-    limit = response.global_concurrency_limit.limit if response.global_concurrency_limit else None
+    for entry in item.get("schedules") or []:
+        schedule = entry.get("schedule") or {}
+        if schedule.get("cron") is not None:
+            schedules.append(Schedule(cron=schedule["cron"],
+                                      timezone=schedule.get("timezone") or "UTC",
+                                      active=bool(entry.get("active", True))))
+    limit = (item.get("global_concurrency_limit") or {}).get("limit")
+    status = item.get("status")
     return DeployedState(
-        name=response.name,
-        flow_name=flow_names.get(str(response.flow_id), ""),
-        entrypoint=response.entrypoint or "",
-        description=response.description or "",
-        version=response.version or "",
-        tags=tuple(response.tags or ()),
-        work_pool_name=response.work_pool_name or "",
-        work_queue_name=response.work_queue_name,
-        job_variables=dict(response.job_variables or {}),
-        parameters=dict(response.parameters or {}),
-        parameter_schema=response.parameter_openapi_schema,
+        name=item["name"],
+        flow_name=flow_names.get(str(item.get("flow_id")), ""),
+        entrypoint=item.get("entrypoint") or "",
+        description=item.get("description") or "",
+        version=item.get("version") or "",
+        tags=tuple(item.get("tags") or ()),
+        work_pool_name=item.get("work_pool_name") or "",
+        work_queue_name=item.get("work_queue_name"),
+        job_variables=dict(item.get("job_variables") or {}),
+        parameters=dict(item.get("parameters") or {}),
+        parameter_schema=item.get("parameter_openapi_schema"),
         schedules=tuple(schedules),
-        paused=bool(response.paused),
+        paused=bool(item.get("paused")),
         concurrency_limit=limit,
-        pull_steps=tuple(response.pull_steps or ()),
-        enforce_parameter_schema=bool(response.enforce_parameter_schema),
-        id=str(response.id),
-        flow_id=str(response.flow_id),
-        created=response.created.isoformat() if response.created else None,
-        updated=response.updated.isoformat() if response.updated else None,
-        status=str(response.status.value) if getattr(response, "status", None) else None,
+        pull_steps=tuple(item.get("pull_steps") or ()),
+        enforce_parameter_schema=bool(item.get("enforce_parameter_schema")),
+        id=str(item["id"]),
+        flow_id=str(item.get("flow_id") or ""),
+        created=item.get("created"),
+        updated=item.get("updated"),
+        status=status if isinstance(status, str) else None,
     )
 
 
@@ -127,52 +161,82 @@ class PrefectGateway:
 
     # ------------------------------------------------------------------ reads
 
+    def _post(self, path: str, body: Mapping[str, Any], what: str) -> Any:
+        """POST JSON to the API with the standard library, retrying 429/503.
+
+        Reads need no `prefect` import (1-2 s): an unchanged re-deploy or a
+        listing is a handful of these calls.
+        """
+        import urllib.error
+        import urllib.request
+
+        data = json.dumps(body).encode()
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        for attempt in range(RETRIES + 1):
+            request = urllib.request.Request(self.api_url + path, data=data, headers=headers,
+                                             method="POST")
+            try:
+                with urllib.request.urlopen(request, timeout=60) as response:
+                    return json.loads(response.read())
+            except urllib.error.HTTPError as err:
+                if err.code in RETRY_CODES and attempt < RETRIES:
+                    time.sleep(retry_delay(err.headers.get("Retry-After"), attempt))
+                    continue
+                raise PrefectApiError(
+                    _describe_status(err.code, _detail_of(err.read()), self.api_url, what)
+                ) from None
+            except (urllib.error.URLError, ConnectionError) as err:
+                raise PrefectApiError(
+                    f"{what}: cannot reach the Prefect API at {self.api_url} "
+                    f"(is the server running?)"
+                ) from err
+            except TimeoutError as err:
+                raise PrefectApiError(f"{what}: the Prefect API at {self.api_url} timed out") from err
+            except ValueError as err:
+                raise PrefectApiError(f"{what}: the answer from {self.api_url} is not JSON") from err
+        raise AssertionError("unreachable")
+
     def read_deployments(
         self, names: Sequence[str] | None = None, tags_all: Sequence[str] = ()
     ) -> list[DeployedState]:
-        """Every deployment matching exact `names` (all if None) and all `tags_all`, every page."""
+        """Every deployment matching exact `names` (all if None) and all `tags_all`, every page.
+
+        The server pages at 200 at most; pages are read until a short one, sorted by
+        name so that concurrent writes cannot shift items between pages unnoticed.
+        """
         if names is not None and not names:
             return []
-        return self._run("reading deployments", lambda c: self._read_all(c, names, tags_all))
-
-    async def _read_all(
-        self, client: Any, names: Sequence[str] | None, tags_all: Sequence[str]
-    ) -> list[DeployedState]:
-        from prefect.client.schemas.filters import (
-            DeploymentFilter,
-            DeploymentFilterName,
-            DeploymentFilterTags,
-            FlowFilter,
-            FlowFilterId,
-        )
-        from prefect.client.schemas.sorting import DeploymentSort
-
-        deployment_filter = DeploymentFilter(
-            name=DeploymentFilterName(any_=list(names)) if names is not None else None,
-            tags=DeploymentFilterTags(all_=list(tags_all)) if tags_all else None,
-        )
-        responses: list[Any] = []
+        deployment_filter: dict[str, Any] = {}
+        if names is not None:
+            deployment_filter["name"] = {"any_": sorted(set(names))}
+        if tags_all:
+            deployment_filter["tags"] = {"all_": list(tags_all)}
+        items: list[dict[str, Any]] = []
         offset = 0
         while True:
-            page = await client.read_deployments(
-                deployment_filter=deployment_filter,
-                sort=DeploymentSort.NAME_ASC,
-                limit=PAGE_SIZE,
-                offset=offset,
+            page = self._post(
+                "/deployments/filter",
+                {"deployments": deployment_filter or None, "sort": "NAME_ASC",
+                 "limit": PAGE_SIZE, "offset": offset},
+                "reading deployments",
             )
-            responses.extend(page)
+            items.extend(page)
             if len(page) < PAGE_SIZE:
                 break
             offset += PAGE_SIZE
-        flow_ids = sorted({r.flow_id for r in responses}, key=str)
+        flow_ids = sorted({str(i["flow_id"]) for i in items if i.get("flow_id")})
         flow_names: dict[str, str] = {}
         for start in range(0, len(flow_ids), PAGE_SIZE):
-            chunk = flow_ids[start : start + PAGE_SIZE]
-            flows = await client.read_flows(
-                flow_filter=FlowFilter(id=FlowFilterId(any_=chunk)), limit=PAGE_SIZE
+            flows = self._post(
+                "/flows/filter",
+                {"flows": {"id": {"any_": flow_ids[start : start + PAGE_SIZE]}},
+                 "limit": PAGE_SIZE},
+                "reading flows",
             )
-            flow_names.update({str(f.id): f.name for f in flows})
-        return [_state_from(r, flow_names) for r in responses]
+            flow_names.update({str(f["id"]): f["name"] for f in flows})
+        return [_state_from(item, flow_names) for item in items]
 
     def missing_work_pools(self, names: Iterable[str]) -> list[str]:
         async def work(client: Any) -> list[str]:
@@ -233,12 +297,25 @@ class PrefectGateway:
                         flow_ids[name] = await client.create_flow_from_name(name)
                     return flow_ids[name]
 
+            async def upsert(spec: DeploymentSpec) -> Any:
+                import httpx
+
+                for attempt in range(RETRIES + 1):
+                    try:
+                        return await client.create_deployment(
+                            flow_id=await flow_id(spec.flow_name), **_upsert_fields(spec)
+                        )
+                    except httpx.HTTPStatusError as err:
+                        if err.response.status_code not in RETRY_CODES or attempt == RETRIES:
+                            raise
+                        retry_after = err.response.headers.get("Retry-After")
+                        await asyncio.sleep(retry_delay(retry_after, attempt))
+                raise AssertionError("unreachable")
+
             async def one(spec: DeploymentSpec) -> ApplyResult:
                 async with gate:
                     try:
-                        deployment_id = await client.create_deployment(
-                            flow_id=await flow_id(spec.flow_name), **_upsert_fields(spec)
-                        )
+                        deployment_id = await upsert(spec)
                         result = ApplyResult(spec.name, spec.flow_key, True, str(deployment_id))
                     except Exception as err:
                         message = _describe_http_error(err, self.api_url, spec.name)
@@ -249,7 +326,12 @@ class PrefectGateway:
 
             return list(await asyncio.gather(*(one(spec) for spec in specs)))
 
-        return self._run("applying deployments", work)
+        from prefect.settings import PREFECT_CLIENT_MAX_RETRIES, temporary_settings
+
+        # Our retry above is quicker and honours Retry-After; the client's would
+        # stack its own 2 s, 4 s, ... waits under it.
+        with temporary_settings(updates={PREFECT_CLIENT_MAX_RETRIES: 0}):
+            return self._run("applying deployments", work)
 
 
 def _upsert_fields(spec: DeploymentSpec) -> dict[str, Any]:

@@ -12,7 +12,7 @@ from flowportal.targets import ApiTarget, gateway_for, resolve_api
 from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import DeploymentGateway
 from flowportal.usecases.reporting import Reporter, SilentReporter
-from flowportal.workspace import Workspace
+from flowportal.workspace import STATE_DIR, Workspace
 from portal_core.deploy import DeployContext, deployment_names, plan_deploy, select_flows
 
 SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, Any]]
@@ -44,8 +44,9 @@ def resolve_context(workspace: Workspace, request_branch: str | None, commit: st
 
 def _default_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
     from portal_io.prefect_gateway import parameter_schemas
+    from portal_io.schema_cache import cached_schemas
 
-    return parameter_schemas(root, entrypoints)
+    return cached_schemas(root, entrypoints, parameter_schemas, root / STATE_DIR / "cache")
 
 
 def deploy(

@@ -165,3 +165,18 @@ def test_listing_returns_every_deployment_past_one_page(tmp_path: Path, prefect_
             "child_attributes"} <= set(records[0])
     # deployments of other projects on the same server are counted, not dropped
     assert listing.matrix.others == len(listing.inventory.others)
+
+
+def test_unchanged_redeploy_reads_without_importing_prefect(tmp_path: Path, prefect_api_url: str) -> None:
+    """Nothing to write means nothing to import: reads are plain HTTP, schemas cached."""
+    make_project(tmp_path, prefect_api_url, ["theta", "iota"])
+    Portal(tmp_path).deploy(["all"], "dev")
+    probe = (
+        "import sys\n"
+        "from flowportal import Portal\n"
+        "outcome = Portal('.').deploy(['all'], 'dev')\n"
+        "print(outcome.plan.summary(), 'prefect' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert done.stdout.strip() == "0 to create, 0 to update, 2 unchanged False"
