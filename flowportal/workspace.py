@@ -51,7 +51,7 @@ class Workspace:
         environ = os.environ if environ is None else environ
         from_file = {}
         if env.env_file:
-            path = self.root / env.env_file.format(env=env_name)
+            path = self.root / env.env_file.replace("{env}", env_name)
             from_file = read_dotenv(path, str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path))
         secrets = {name: environ[name] for name in env.secrets if name in environ}
         return EnvValues(from_file=from_file, secrets=secrets)

@@ -187,12 +187,11 @@ def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
     changes.extend(_mapping_changes("parameters", _plain(state.parameters), _plain(spec.parameters)))
     if _plain(state.parameter_schema or {}) != _plain(spec.parameter_schema or {}):
         changes.append(FieldChange("parameter_schema", "<changed>", "<changed>"))
-    compare("schedules", [s.cron for s in state.schedules], [s.cron for s in spec.schedules])
-    compare(
-        "schedule_timezones",
-        [s.timezone for s in state.schedules],
-        [s.timezone for s in spec.schedules],
-    ) if [s.cron for s in state.schedules] == [s.cron for s in spec.schedules] else None
+    old_crons, new_crons = [s.cron for s in state.schedules], [s.cron for s in spec.schedules]
+    compare("schedules", old_crons, new_crons)
+    if old_crons == new_crons:
+        compare("schedule_timezones", [s.timezone for s in state.schedules],
+                [s.timezone for s in spec.schedules])
     compare("paused", state.paused, spec.paused)
     compare("concurrency_limit", state.concurrency_limit, spec.concurrency_limit)
     compare("pull_steps", list(state.pull_steps), list(spec.pull_steps))
