@@ -45,6 +45,10 @@ def deploy(
 
     if not env:
         raise Exit("error: --env is required", code=1)
+    if via == "github" and (dry_run or json):
+        raise Exit("error: --dry-run and --json work with --via prefect only; the workflow run "
+                   "prints its own plan (run the same command without --via for a local plan)",
+                   code=1)
     if via == "github":
         from flowportal.usecases.github_dispatch import dispatch_deploy
 

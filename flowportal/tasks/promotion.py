@@ -56,6 +56,10 @@ def promote(
     """Promote the code version running in src to dst: plan, then apply."""
     if not src or not dst:
         raise Exit("error: --src and --dst are required", code=1)
+    if via == "github" and (dry_run or json):
+        raise Exit("error: --dry-run and --json work with --via prefect only; the workflow run "
+                   "prints its own plan (run the same command without --via for a local plan)",
+                   code=1)
     if via == "github":
         from flowportal.usecases.github_dispatch import dispatch_promote
 
