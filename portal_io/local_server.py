@@ -67,6 +67,10 @@ class LocalServerError(PortalError):
     """The embedded server could not be started, reused or stopped; the message says why."""
 
 
+class PortTakenError(LocalServerError):
+    """Another server bound our port between our check and our server's bind."""
+
+
 @attrs.frozen
 class ServerStatus:
     """What `status()` found, as data, so callers can print it or emit JSON.
@@ -204,7 +208,7 @@ class LocalServer:
                     self.last_start_seconds = None
                     return record.url
                 self._discard(record, problem)
-            return self._start_locked(timeout, preferred_port=record.port if record else None)
+            return self._start_retrying(timeout, preferred_port=record.port if record else None)
 
     def start(self, timeout: float = 60) -> str:
         """Start a fresh server and return its API URL; refuse if one is already running.
@@ -223,7 +227,7 @@ class LocalServer:
                         f"{record.url} (pid {record.pid}); stop it first"
                     )
                 self._discard(record, problem)
-            return self._start_locked(timeout, preferred_port=record.port if record else None)
+            return self._start_retrying(timeout, preferred_port=record.port if record else None)
 
     def stop(self, timeout: float = 15) -> bool:
         """Stop the recorded server and forget it; return whether a process was stopped.
@@ -298,6 +302,17 @@ class LocalServer:
         )
 
     # --------------------------------------------------------------- starting
+
+    def _start_retrying(self, timeout: float, preferred_port: int | None) -> str:
+        """Start; if another server grabbed the port meanwhile and the user did not ask
+        for that port, try once more on a port that is free now."""
+        try:
+            return self._start_locked(timeout, preferred_port)
+        except PortTakenError as err:
+            if self.port is not None:
+                raise
+            self._note(f"{err}; retrying on another port")
+            return self._start_locked(timeout, preferred_port=None)
 
     def _start_locked(self, timeout: float, preferred_port: int | None) -> str:
         """Spawn the server and wait until healthy; caller holds the lock.
@@ -405,7 +420,7 @@ class LocalServer:
                     return
                 # Another Prefect server took the port between our check and our bind;
                 # talking to it would deploy into someone else's database.
-                raise LocalServerError(
+                raise PortTakenError(
                     f"another Prefect server took port {record.port} while ours was starting; "
                     f"run the command again (a free port is picked) or pass --port"
                 )
