@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from flowportal.workspace import Workspace
+from portal_io.prefect_gateway import PrefectGateway
 
 
 @attrs.frozen
@@ -45,7 +46,7 @@ def resolve_api(
     return ApiTarget(url, None, env.ui_url, embedded=True)
 
 
-def gateway_for(workspace: Workspace, target: ApiTarget):  # -> PrefectGateway
+def gateway_for(workspace: Workspace, target: ApiTarget) -> PrefectGateway:
     from portal_io.prefect_gateway import PrefectGateway
 
     return PrefectGateway(target.url, target.api_key, workspace.config.write_concurrency)

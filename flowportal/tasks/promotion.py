@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from flowportal.tasks.common import CliReporter, one_line_errors, workspace_here
 
+if TYPE_CHECKING:
+    from flowportal.usecases.applying import Outcome
 
-def _report(outcome, json: bool) -> None:  # type: ignore[no-untyped-def]
+
+def _report(outcome: Outcome, json: bool) -> None:
     from flowportal import render
 
     if json:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from flowportal.targets import ApiTarget, gateway_for, resolve_api
-from flowportal.usecases.ports import DeploymentGateway
 from flowportal.workspace import Workspace
 from portal_core.inventory import Inventory, Matrix, build_matrix, classify, deployment_record
 from portal_core.names import slugify
@@ -32,7 +31,6 @@ class DeploymentListing:
 def list_deployments(
     workspace: Workspace,
     envs: Sequence[str] | None = None,
-    gateway_factory: Callable[[ApiTarget], DeploymentGateway] | None = None,
 ) -> DeploymentListing:
     config = workspace.config
     wanted = list(envs) if envs else list(config.promotion_path)
@@ -40,14 +38,11 @@ def list_deployments(
         config.environment(env)
     targets: dict[str, ApiTarget] = {}
     for env in wanted:
-        target = resolve_api(workspace, env) if gateway_factory is None else ApiTarget(
-            config.environment(env).prefect_api_url or "memory"
-        )
-        targets.setdefault(target.url, target)
-    factory = gateway_factory or (lambda t: gateway_for(workspace, t))
+        target = resolve_api(workspace, env)
+        targets.setdefault(target.url, target)  # several environments may share a server
     states, urls = [], {}
     for target in targets.values():
-        for state in factory(target).read_deployments():
+        for state in gateway_for(workspace, target).read_deployments():
             states.append(state)
             urls[state.id] = deployment_url(target.url, state.id, target.ui_url)
     inventory = classify(states, config.project)
