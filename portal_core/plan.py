@@ -192,6 +192,8 @@ def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
     if old_crons == new_crons:
         compare("schedule_timezones", [s.timezone for s in state.schedules],
                 [s.timezone for s in spec.schedules])
+        compare("schedule_active", [s.active for s in state.schedules],
+                [s.active for s in spec.schedules])
     compare("paused", state.paused, spec.paused)
     compare("concurrency_limit", state.concurrency_limit, spec.concurrency_limit)
     compare("pull_steps", list(state.pull_steps), list(spec.pull_steps))
@@ -206,8 +208,23 @@ def resolve_paused(spec: DeploymentSpec, current: DeployedState | None) -> Deplo
     return attrs.evolve(spec, paused=bool(current.paused) if current else False)
 
 
+def resolve_schedules(spec: DeploymentSpec, current: DeployedState | None) -> DeploymentSpec:
+    """A schedule switched off in the UI stays off while its cron and timezone are unchanged
+    (config has no per-schedule switch, so the UI's choice is the only one there is)."""
+    if current is None:
+        return spec
+    inactive = {(s.cron, s.timezone) for s in current.schedules if not s.active}
+    if not inactive:
+        return spec
+    schedules = tuple(
+        attrs.evolve(s, active=False) if (s.cron, s.timezone) in inactive else s
+        for s in spec.schedules
+    )
+    return attrs.evolve(spec, schedules=schedules)
+
+
 def plan_change(spec: DeploymentSpec, current: DeployedState | None) -> Change:
-    resolved = resolve_paused(spec, current)
+    resolved = resolve_schedules(resolve_paused(spec, current), current)
     if current is None:
         return Change(resolved.flow_key, resolved.name, Action.CREATE, resolved)
     fields = diff(resolved, current)
@@ -231,9 +248,21 @@ def make_plan(
     warnings: Sequence[str] = (),
     source_env: str | None = None,
 ) -> Plan:
+    current = list(current)
+    same_flow = {(s.name, s.flow_name): s for s in reversed(current)}
     by_name = index_by_name(current)
-    changes = tuple(plan_change(spec, by_name.get(spec.name)) for spec in specs)
-    return Plan(env=env, changes=changes, warnings=tuple(warnings), source_env=source_env)
+    changes = []
+    for spec in specs:
+        # Prefect keys deployments by (flow, name): an upsert only replaces the one
+        # under the same flow. One under another flow (left over after a flow was
+        # renamed) is not what we would write over, so it is not our "current".
+        found = same_flow.get((spec.name, spec.flow_name))
+        other = by_name.get(spec.name)
+        if found is None and other is not None:
+            warnings = (*warnings, f"{spec.name} also exists under flow {other.flow_name!r}; "
+                                   f"a new one is created under {spec.flow_name!r} (delete the old one)")
+        changes.append(plan_change(spec, found))
+    return Plan(env=env, changes=tuple(changes), warnings=tuple(warnings), source_env=source_env)
 
 
 def state_after(change: Change, deployment_id: str = "", flow_id: str = "") -> DeployedState:
