@@ -17,11 +17,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def debug_enabled() -> bool:
+    """`invoke --debug ...` / `flowportal --debug ...` (or FLOWPORTAL_DEBUG=1) shows tracebacks."""
+    import logging
+
+    if logging.getLogger("invoke").isEnabledFor(logging.DEBUG):
+        return True
     return os.environ.get("FLOWPORTAL_DEBUG", "") not in ("", "0")
 
 
 def one_line_errors(function: F) -> F:
-    """Known failures become `error: ...` on stderr and exit 1; tracebacks need FLOWPORTAL_DEBUG=1."""
+    """Known failures become `error: ...` on stderr and exit 1; `--debug` shows the traceback."""
 
     @functools.wraps(function)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -45,6 +50,12 @@ def one_line_errors(function: F) -> F:
         except KeyboardInterrupt:
             render.error_line("interrupted")
             raise Exit(code=130) from None
+        except Exception as err:  # a bug or an unforeseen failure: still one line
+            if debug_enabled():
+                raise
+            first = (str(err).splitlines() or [""])[0]
+            render.error_line(f"unexpected {type(err).__name__}: {first} (--debug shows the traceback)")
+            raise Exit(code=1) from None
 
     return wrapper  # type: ignore[return-value]
 
