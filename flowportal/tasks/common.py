@@ -119,3 +119,30 @@ class CliReporter:
         from flowportal import render
 
         render.warning_line(message)
+
+
+def check_via(via: str, dry_run: bool, json: bool) -> None:
+    if via not in ("prefect", "github"):
+        raise Exit(f"error: --via must be 'prefect' or 'github', not {via!r}", code=1)
+    if via == "github" and (dry_run or json):
+        raise Exit("error: --dry-run and --json work with --via prefect only; the workflow run "
+                   "prints its own plan (run the same command without --via for a local plan)",
+                   code=1)
+
+
+def report_outcome(outcome: Any, json: bool) -> None:
+    """The result table (or JSON); on partial failure, exactly what was and was not applied."""
+    from flowportal import render
+
+    if json:
+        render.print_json(outcome.to_json())
+    else:
+        render.results_table(outcome)
+    if outcome.failed:
+        done = [r.name for r in outcome.results if r.ok]
+        render.error_line(f"{len(outcome.failed)} of {len(outcome.results)} writes failed; "
+                          f"applied: {', '.join(done) or 'none'}; "
+                          f"not applied: {', '.join(r.name for r in outcome.failed)}. "
+                          "Re-run to converge.")
+    if outcome.exit_code:
+        raise Exit(code=outcome.exit_code)

@@ -6,7 +6,13 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from flowportal.tasks.common import CliReporter, one_line_errors, workspace_here
+from flowportal.tasks.common import (
+    CliReporter,
+    check_via,
+    one_line_errors,
+    report_outcome,
+    workspace_here,
+)
 
 
 @task(
@@ -41,22 +47,16 @@ def deploy(
     watch: bool = False,
 ) -> None:
     """Deploy flows to an environment: plan, then apply."""
-    from flowportal import render
 
     if not env:
         raise Exit("error: --env is required", code=1)
-    if via == "github" and (dry_run or json):
-        raise Exit("error: --dry-run and --json work with --via prefect only; the workflow run "
-                   "prints its own plan (run the same command without --via for a local plan)",
-                   code=1)
+    check_via(via, dry_run, json)
     if via == "github":
         from flowportal.usecases.github_dispatch import dispatch_deploy
 
         workspace = workspace_here()
         outcome = dispatch_deploy(workspace.root, list(flow), env, ref or None, watch)
         raise Exit(code=outcome.exit_code)
-    if via != "prefect":
-        raise Exit(f"error: --via must be 'prefect' or 'github', not {via!r}", code=1)
     from flowportal.usecases.deploy import DeployRequest
     from flowportal.usecases.deploy import deploy as run
 
@@ -66,12 +66,7 @@ def deploy(
     )
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, reporter=reporter)
-    if json:
-        render.print_json(outcome.to_json())
-    else:
-        render.results_table(outcome)
-    if outcome.exit_code:
-        raise Exit(code=outcome.exit_code)
+    report_outcome(outcome, json)
 
 
 @task(

@@ -2,31 +2,17 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from flowportal.tasks.common import CliReporter, one_line_errors, workspace_here
-
-if TYPE_CHECKING:
-    from flowportal.usecases.applying import Outcome
-
-
-def _report(outcome: Outcome, json: bool) -> None:
-    from flowportal import render
-
-    if json:
-        render.print_json(outcome.to_json())
-        return
-    render.results_table(outcome)
-    if outcome.failed:
-        done = [r.name for r in outcome.results if r.ok]
-        render.error_line(f"{len(outcome.failed)} of {len(outcome.results)} writes failed; "
-                          f"promoted: {', '.join(done) or 'none'}; "
-                          f"not promoted: {', '.join(r.name for r in outcome.failed)}. "
-                          "Re-run to converge.")
+from flowportal.tasks.common import (
+    CliReporter,
+    check_via,
+    one_line_errors,
+    report_outcome,
+    workspace_here,
+)
 
 
 @task(
@@ -61,10 +47,7 @@ def promote(
     """Promote the code version running in src to dst: plan, then apply."""
     if not src or not dst:
         raise Exit("error: --src and --dst are required", code=1)
-    if via == "github" and (dry_run or json):
-        raise Exit("error: --dry-run and --json work with --via prefect only; the workflow run "
-                   "prints its own plan (run the same command without --via for a local plan)",
-                   code=1)
+    check_via(via, dry_run, json)
     if via == "github":
         from flowportal.usecases.github_dispatch import dispatch_promote
 
@@ -72,8 +55,6 @@ def promote(
         outcome = dispatch_promote(workspace.root, list(flow), src, dst, branch or None, force,
                                    ref or None, watch)
         raise Exit(code=outcome.exit_code)
-    if via != "prefect":
-        raise Exit(f"error: --via must be 'prefect' or 'github', not {via!r}", code=1)
     from flowportal.usecases.promote import PromoteRequest
     from flowportal.usecases.promote import promote as run
 
@@ -81,9 +62,7 @@ def promote(
                              force=force, dry_run=dry_run)
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, reporter=reporter)
-    _report(outcome, json)
-    if outcome.exit_code:
-        raise Exit(code=outcome.exit_code)
+    report_outcome(outcome, json)
 
 
 @task(
