@@ -151,3 +151,21 @@ def test_secret_values_never_appear_in_output(tmp_path: Path, prefect_api_url: s
     (state,) = PrefectGateway(prefect_api_url).read_deployments(
         names=[f"{name}--main--ingest--uat"])
     assert state.env_vars["WAREHOUSE_PASSWORD"] == secret
+
+
+def test_promote_carries_the_image_on_image_based_pools(tmp_path: Path, prefect_api_url: str) -> None:
+    name = make_project(tmp_path, prefect_api_url, ["ingest"], pool="test-docker",
+                        pool_type="docker")
+    portal = Portal(tmp_path)
+    portal.deploy(["ingest"], "dev", image="registry.example/app:commit-a")
+    (tmp_path / "flows" / "ingest.py").write_text(
+        (tmp_path / "flows" / "ingest.py").read_text() + "\n# B\n")
+    commit_all(tmp_path)
+    portal.promote("dev", "uat")
+    portal.deploy(["ingest"], "dev", image="registry.example/app:commit-b")  # dev moves on
+
+    (uat,) = PrefectGateway(prefect_api_url).read_deployments(names=[f"{name}--main--ingest--uat"])
+    (dev,) = PrefectGateway(prefect_api_url).read_deployments(names=[f"{name}--main--ingest--dev"])
+    assert uat.image == "registry.example/app:commit-a"
+    assert dev.image == "registry.example/app:commit-b"
+    assert uat.version != dev.version and uat.env_vars["APP_ENV"] == "uat"

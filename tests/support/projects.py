@@ -55,6 +55,7 @@ def make_project(
     envs: Mapping[str, str] | None = None,
     pool: str = "test-process",
     create_pool: bool = True,
+    pool_type: str = "process",
     static: str = "",
     env_extra: Mapping[str, str] | None = None,
     branch: str = "main",
@@ -76,7 +77,7 @@ def make_project(
         block = textwrap.dedent(f"""\
             {name}:
               {f"prefect_api_url: {api_url}" if api_url else "# embedded server"}
-              work_pool: {{name: {pool}, type: process, create: {str(create_pool).lower()}}}
+              work_pool: {{name: {pool}, type: {pool_type}, create: {str(create_pool).lower()}}}
               working_dir: .
               env:
                 APP_ENV: {name}
