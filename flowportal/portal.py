@@ -16,7 +16,7 @@ from flowportal.usecases.applying import Outcome
 from flowportal.usecases.deploy import DeployRequest
 from flowportal.usecases.list_deployments import DeploymentListing
 from flowportal.usecases.promote import PromoteRequest
-from flowportal.workspace import Workspace, discover_flows, load_workspace
+from flowportal.workspace import Workspace, load_workspace
 from portal_core.discovery import Discovery
 from portal_core.flows import FlowRecord
 
@@ -36,9 +36,9 @@ class Portal:
 
     def discover(self, root: str | Path | None = None) -> Discovery:
         """Flows plus parse errors and key collisions (nothing raised for them)."""
-        if root is not None:
-            return discover_flows(Path(root).resolve())
-        return self.workspace.discover()
+        from flowportal.usecases.list_flows import list_flows
+
+        return list_flows(Path(root) if root is not None else None, self.root).discovery
 
     def list_flows(self, root: str | Path | None = None) -> list[FlowRecord]:
         """The flows, sorted by key; colliding keys raise `DiscoveryError`."""

@@ -27,14 +27,14 @@ def print_json(value: Any) -> None:
 
 
 def error_line(message: str) -> None:
-    console(stderr=True).print(f"[bold red]error:[/] {_escape(message)}")
+    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
 
 
 def warning_line(message: str) -> None:
-    console(stderr=True).print(f"[yellow]warning:[/] {_escape(message)}")
+    console(stderr=True).print(f"[yellow]warning:[/] {escape(message)}")
 
 
-def _escape(text: str) -> str:
+def escape(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
@@ -56,11 +56,11 @@ def flows_table(flows: Sequence[FlowRecord], errors: Sequence[str] = ()) -> None
 
 def _change_lines(change: Change) -> list[str]:
     symbol, colour = _SYMBOLS[change.action]
-    head = f"[{colour}]{symbol} {change.action.value:<9}[/] {_escape(change.name)}"
+    head = f"[{colour}]{symbol} {change.action.value:<9}[/] {escape(change.name)}"
     if change.action is Action.CREATE:
-        head += f"  [dim]version {_escape(change.spec.version)}[/]"
+        head += f"  [dim]version {escape(change.spec.version)}[/]"
     lines = [head]
-    lines += [f"      {_escape(field.render())}" for field in change.fields]
+    lines += [f"      {escape(field.render())}" for field in change.fields]
     return lines
 
 
@@ -83,7 +83,7 @@ def results_table(outcome: Any) -> None:
     for column in ("deployment", "result", "url"):
         table.add_column(column, overflow="fold")
     for result in outcome.results:
-        status = "[green]ok[/]" if result.ok else f"[red]failed[/]: {_escape(result.error or '')}"
+        status = "[green]ok[/]" if result.ok else f"[red]failed[/]: {escape(result.error or '')}"
         table.add_row(result.name, status, outcome.urls.get(result.name, ""))
     console().print(table)
 
@@ -104,9 +104,9 @@ def matrix_table(listing: Any, show_others: bool) -> None:
             if cell is None:
                 cells.append("[dim]-[/]")
             elif cell.differs:
-                cells.append(f"[yellow]*{_escape(cell.label)}[/]")
+                cells.append(f"[yellow]*{escape(cell.label)}[/]")
             else:
-                cells.append(_escape(cell.label))
+                cells.append(escape(cell.label))
         table.add_row(row.flow_key, row.branch, *cells)
     out = console()
     out.print(table)

@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import attrs
 
 from flowportal.workspace import Workspace
+
+if TYPE_CHECKING:
+    from flowportal.usecases.ports import DeploymentGateway
 from portal_io.prefect_gateway import PrefectGateway
 
 
@@ -44,6 +48,19 @@ def resolve_api(
         notify(f"started the embedded Prefect server at {url} in {server.last_start_seconds:.1f}s "
                f"(log: {server.log_path}; `invoke server.stop` stops it)")
     return ApiTarget(url, None, env.ui_url, embedded=True)
+
+
+def connect(
+    workspace: Workspace,
+    env_name: str,
+    given: DeploymentGateway | None = None,
+    notify: Callable[[str], None] | None = None,
+) -> tuple[ApiTarget, DeploymentGateway]:
+    """The environment's API target and a gateway to it; `given` (tests, in-memory) wins."""
+    if given is not None:
+        return ApiTarget(given.api_url), given
+    target = resolve_api(workspace, env_name, notify=notify)
+    return target, gateway_for(workspace, target)
 
 
 def gateway_for(workspace: Workspace, target: ApiTarget) -> PrefectGateway:

@@ -72,7 +72,8 @@ def user_tags_for(env: EnvironmentConfig, static: StaticFlowConfig) -> tuple[str
 
 
 def all_tags(version: VersionTags, user: tuple[str, ...]) -> tuple[str, ...]:
-    return (*version.to_tags(), *(t for t in user if t not in version.to_tags()))
+    ours = version.to_tags()
+    return (*ours, *(t for t in user if t not in ours))
 
 
 def pull_steps_for(env: EnvironmentConfig, project_root: str) -> tuple[Mapping[str, Any], ...]:

@@ -79,6 +79,13 @@ def _twins_problem(src: str, group: list[DeployedState]) -> str:
             f"delete the stale one so the code version to promote is unambiguous")
 
 
+def target_names(source_states: Iterable[DeployedState], dst: str) -> list[str]:
+    """The names the source deployments would have in `dst` (to read the target's state)."""
+    env = slugify(dst, "environment")
+    parsed = (DeploymentName.parse(s.name) for s in source_states)
+    return [DeploymentName(p.project, p.branch, p.flow, env).format() for p in parsed if p]
+
+
 def promoted_spec(
     source: DeployedState,
     flow_key: str,

@@ -239,18 +239,17 @@ class PrefectGateway:
         return [_state_from(item, flow_names) for item in items]
 
     def missing_work_pools(self, names: Iterable[str]) -> list[str]:
-        async def work(client: Any) -> list[str]:
-            from prefect.exceptions import ObjectNotFound
-
-            missing = []
-            for name in sorted(set(names)):
-                try:
-                    await client.read_work_pool(name)
-                except ObjectNotFound:
-                    missing.append(name)
-            return missing
-
-        return self._run("checking work pools", work)
+        """Which of `names` do not exist: one filter call, no prefect import."""
+        wanted = sorted(set(names))
+        if not wanted:
+            return []
+        found = self._post(
+            "/work_pools/filter",
+            {"work_pools": {"name": {"any_": wanted}}, "limit": PAGE_SIZE},
+            "checking work pools",
+        )
+        existing = {pool["name"] for pool in found}
+        return [name for name in wanted if name not in existing]
 
     def create_work_pool(self, name: str, pool_type: str) -> None:
         async def work(client: Any) -> None:
@@ -262,12 +261,6 @@ class PrefectGateway:
                 await client.create_work_pool(WorkPoolCreate(name=name, type=pool_type))
 
         self._run(f"creating work pool {name!r}", work)
-
-    def health(self) -> bool:
-        async def work(client: Any) -> bool:
-            return (await client.api_healthcheck()) is None
-
-        return self._run("checking the Prefect API", work)
 
     # ------------------------------------------------------------------ writes
 

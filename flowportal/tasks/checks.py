@@ -20,7 +20,7 @@ def check_config(c: Context, env: list[str], offline: bool = False) -> None:
     report = check(workspace_here(), list(env) or None, offline=offline)
     out = render.console()
     for line in report.ok:
-        out.print(f"[green]ok[/] {render._escape(line)}")
+        out.print(f"[green]ok[/] {render.escape(line)}")
     for line in report.problems:
         render.error_line(line)
     if report.problems:

@@ -94,7 +94,7 @@ class CliReporter:
         from flowportal import render
 
         if not self.quiet:
-            render.console(stderr=True).print(f"[dim]{render._escape(message)}[/]")
+            render.console(stderr=True).print(f"[dim]{render.escape(message)}[/]")
 
     def applied(self, result: Any) -> None:
         """A progress bar on a terminal for multi-flow work; one line per write otherwise."""
@@ -110,10 +110,10 @@ class CliReporter:
         if self._progress is not None:
             self._progress.advance(self._bar)
             if not result.ok:
-                self._progress.console.print(f"  [red]failed[/] {render._escape(result.name)}")
+                self._progress.console.print(f"  [red]failed[/] {render.escape(result.name)}")
             return
         mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
-        err.print(f"  {mark} {render._escape(result.name)}")
+        err.print(f"  {mark} {render.escape(result.name)}")
 
     def warning(self, message: str) -> None:
         from flowportal import render

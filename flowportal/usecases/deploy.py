@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from flowportal.targets import ApiTarget, gateway_for, resolve_api
+from flowportal.targets import connect
 from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import DeploymentGateway
 from flowportal.usecases.reporting import Reporter, SilentReporter
@@ -67,9 +67,7 @@ def deploy(
     context = resolve_context(workspace, request.branch, request.commit,
                               request.package_version, request.image)
     values = workspace.env_values(request.env)
-    target = (ApiTarget(gateway.api_url) if gateway is not None
-              else resolve_api(workspace, request.env, notify=reporter.step))
-    gateway = gateway or gateway_for(workspace, target)
+    target, gateway = connect(workspace, request.env, gateway, reporter.step)
 
     names = deployment_names(flows, config.project, context.branch, request.env)
     current = gateway.read_deployments(names=names)

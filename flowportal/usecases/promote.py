@@ -6,13 +6,12 @@ from collections.abc import Sequence
 
 import attrs
 
-from flowportal.targets import ApiTarget, gateway_for, resolve_api
+from flowportal.targets import connect
 from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import DeploymentGateway
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
-from portal_core.names import DeploymentName
-from portal_core.promotion import plan_promotion
+from portal_core.promotion import plan_promotion, target_names
 from portal_core.tags import PROJECT_NAME, make_tag
 
 
@@ -42,33 +41,17 @@ def promote(
     config.environment(request.dst)
     branch = request.branch or git.current_branch(workspace.root)
 
-    def connect(env: str, given: DeploymentGateway | None) -> tuple[ApiTarget, DeploymentGateway]:
-        if given is not None:
-            return ApiTarget(given.api_url), given
-        target = resolve_api(workspace, env, notify=reporter.step)
-        return target, gateway_for(workspace, target)
-
-    _, source = connect(request.src, source_gateway)
-    target, destination = connect(request.dst, target_gateway)
+    _, source = connect(workspace, request.src, source_gateway, reporter.step)
+    target, destination = connect(workspace, request.dst, target_gateway, reporter.step)
     source_states = source.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project)])
     values = workspace.env_values(request.dst)
-    wanted_names = [
-        DeploymentName(d.project, d.branch, d.flow, _slug(request.dst)).format()
-        for d in (DeploymentName.parse(s.name) for s in source_states)
-        if d is not None
-    ]
+    wanted_names = target_names(source_states, request.dst)
     target_states = destination.read_deployments(names=wanted_names) if wanted_names else []
     plan = plan_promotion(config, request.src, request.dst, branch, list(request.flows),
                           source_states, target_states, values, request.force)
     pools = check_pools(plan, destination, workspace) if not request.dry_run else []
     reporter.plan(plan)
     return finish(plan, destination, target, reporter, pools, request.dry_run)
-
-
-def _slug(env: str) -> str:
-    from portal_core.names import slugify
-
-    return slugify(env, "environment")
 
 
 def diff(
