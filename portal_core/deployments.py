@@ -101,3 +101,18 @@ class DeployedState(DeploymentFields):
 
     def __repr__(self) -> str:
         return f"DeployedState(name={self.name!r}, id={self.id!r}, version={self.version!r})"
+
+
+@attrs.frozen
+class ApplyResult:
+    """What one upsert did: the outcome of applying one spec of a plan.
+
+    A value of the core (not of the gateway) because plans, outcomes and their
+    exit codes are decided from it, whichever gateway wrote.
+    """
+
+    name: str
+    flow_key: str
+    ok: bool
+    deployment_id: str | None = None
+    error: str | None = None

@@ -19,10 +19,7 @@ Safety rules:
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +28,7 @@ import cattrs
 
 from portal_core.discovery import ParseResult, SourceError
 from portal_core.flows import FlowRecord
+from portal_io.json_files import write_json_atomic
 
 CACHE_FILE_NAME = "discovery.json"
 
@@ -171,16 +169,7 @@ class DiscoveryCache:
             },
         }
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".discovery-", suffix=".tmp", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                    json.dump(payload, handle, separators=(",", ":"))
-                os.replace(tmp, self.path)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-                raise
+            write_json_atomic(self.path, payload)
         except OSError:
             return
         self._entries = dict(self._seen)

@@ -38,6 +38,7 @@ from typing import Any
 import attrs
 
 from portal_core.errors import PortalError
+from portal_io.json_files import write_json_atomic
 
 DEFAULT_PORT = 4200
 STATE_FILE_NAME = "server.json"
@@ -621,13 +622,7 @@ class LocalServer:
             "started_at": record.started_at,
             "host": record.host,
         }
-        tmp = self.state_path.with_name(f".{STATE_FILE_NAME}.{os.getpid()}.tmp")
-        with tmp.open("w") as handle:
-            json.dump(data, handle, indent=2)
-            handle.write("\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, self.state_path)
+        write_json_atomic(self.state_path, data, indent=2, durable=True)
 
     def _remove_record(self) -> None:
         self.state_path.unlink(missing_ok=True)

@@ -20,9 +20,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import attrs
-
-from portal_core.deployments import DeployedState, DeploymentSpec, Schedule
+from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec, Schedule
 from portal_core.errors import PortalError
 
 PAGE_SIZE = 200  # the server's maximum page
@@ -34,15 +32,6 @@ RETRY_CODES = frozenset({429, 503})
 
 class PrefectApiError(PortalError):
     """The Prefect API could not be reached or refused a request."""
-
-
-@attrs.frozen
-class ApplyResult:
-    name: str
-    flow_key: str
-    ok: bool
-    deployment_id: str | None = None
-    error: str | None = None
 
 
 _STATUS_HINTS = {

@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from portal_io.json_files import write_json_atomic
 
 CACHE_FILE_NAME = "schemas.json"
 CACHE_FORMAT = 1
@@ -52,16 +52,7 @@ def _load(path: Path) -> dict[str, Any]:
 
 def _save(path: Path, entries: Mapping[str, Any]) -> None:
     with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=".schemas-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                json.dump({"format": CACHE_FORMAT, "entries": entries}, out)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-            raise
+        write_json_atomic(path, {"format": CACHE_FORMAT, "entries": entries})
 
 
 def cached_schemas(

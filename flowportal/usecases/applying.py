@@ -11,11 +11,11 @@ from flowportal.targets import ApiTarget
 from flowportal.usecases.ports import DeploymentGateway
 from flowportal.usecases.reporting import Reporter
 from flowportal.workspace import Workspace
+from portal_core.deployments import ApplyResult
 from portal_core.environment import pools_to_create
 from portal_core.errors import PlanError
 from portal_core.plan import Plan
 from portal_core.urls import deployment_url
-from portal_io.prefect_gateway import ApplyResult
 
 
 @attrs.frozen

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
-from portal_core.deployments import DeployedState, DeploymentSpec
-from portal_io.prefect_gateway import ApplyResult
+from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 
 
 class DeploymentGateway(Protocol):

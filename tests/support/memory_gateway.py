@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
-from portal_core.deployments import DeployedState, DeploymentSpec
-from portal_io.prefect_gateway import ApplyResult
+from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 
 _IDS = uuid.UUID("6f1d3c2e-8a4b-4c5d-9e6f-0a1b2c3d4e5f")  # namespace for deterministic ids
 

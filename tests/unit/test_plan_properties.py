@@ -25,7 +25,7 @@ from support.strategies import (
 )
 
 from flowportal.usecases.applying import Outcome
-from portal_core.deployments import DeployedState, DeploymentFields, DeploymentSpec, Schedule
+from portal_core.deployments import ApplyResult, DeployedState, DeploymentFields, DeploymentSpec, Schedule
 from portal_core.plan import (
     REDACTED,
     Action,
@@ -38,7 +38,6 @@ from portal_core.plan import (
     resolve_paused,
     state_after,
 )
-from portal_io.prefect_gateway import ApplyResult
 
 PROPS = settings(max_examples=200, deadline=None)
 
