@@ -16,6 +16,7 @@ key path, so the shell can point at `file:line:column`.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import typing
 from collections.abc import Mapping
@@ -27,6 +28,9 @@ import cattrs
 from portal_core.errors import ConfigError
 from portal_core.names import is_flow_key, normalize_flow_key, slugify
 from portal_core.tags import RESERVED_KEYS, parse_tag
+
+if typing.TYPE_CHECKING:
+    from portal_core.environment import Environment
 
 # --------------------------------------------------------------------------- values
 
@@ -87,6 +91,16 @@ class EnvironmentsFile:
     environments: dict[str, EnvironmentConfig] = attrs.Factory(dict)
 
 
+def _environments(value: Mapping[str, Any]) -> Mapping[str, Environment]:
+    """Build each environment's value once, when the config is built."""
+    from portal_core.environment import Environment
+
+    return {
+        name: env if isinstance(env, Environment) else Environment.build(name, env)
+        for name, env in value.items()
+    }
+
+
 @attrs.frozen
 class ProjectConfig:
     """Everything the use cases need from configuration, validated as a whole."""
@@ -96,10 +110,11 @@ class ProjectConfig:
     image_template: str | None
     promotion_path: tuple[str, ...]
     write_concurrency: int
-    environments: Mapping[str, EnvironmentConfig]
+    environments: Mapping[str, Environment] = attrs.field(converter=_environments)
     flows: Mapping[str, StaticFlowConfig]
 
-    def environment(self, name: str) -> EnvironmentConfig:
+    def environment(self, name: str) -> Environment:
+        """The environment called `name`; an unknown name is one error with a did-you-mean."""
         try:
             return self.environments[name]
         except KeyError:
@@ -162,7 +177,7 @@ def _strict_list(value: Any, tp: Any) -> Any:
         raise TypeError(f"expected a list, got {type(value).__name__}")
     (item_type,) = typing.get_args(tp) or (Any,)
     return [
-        _at(index, lambda item=item: converter.structure(item, item_type))
+        _at(index, functools.partial(converter.structure, item, item_type))
         for index, item in enumerate(value)
     ]
 
@@ -172,7 +187,7 @@ def _strict_dict(value: Any, tp: Any) -> Any:
         raise TypeError(f"expected a mapping, got {type(value).__name__}")
     key_type, value_type = typing.get_args(tp) or (Any, Any)
     return {
-        converter.structure(k, key_type): _at(k, lambda v=v: converter.structure(v, value_type))
+        converter.structure(k, key_type): _at(k, functools.partial(converter.structure, v, value_type))
         for k, v in value.items()
     }
 
@@ -267,7 +282,7 @@ _CRON_MACROS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_CRON_NAMES = (
+_CRON_NAMES: tuple[dict[str, int], ...] = (
     {},
     {},
     {},

@@ -1,4 +1,9 @@
-"""Deploy planning: from discovered flows and config to one spec per flow, then a plan."""
+"""Deploy planning: from discovered flows and config to one spec per flow, then a plan.
+
+Deploy's code version is the checkout (entrypoint, description, schema) at the
+resolved branch/commit/package version; the environment's half comes from
+`portal_core.environment.deployment_spec`, exactly as for promote.
+"""
 
 from __future__ import annotations
 
@@ -10,25 +15,21 @@ import attrs
 from portal_core.config import ProjectConfig, did_you_mean
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.environment import (
+    CodeVersion,
+    Environment,
     EnvValues,
-    all_tags,
-    job_env,
-    missing_secrets,
-    paused_for,
-    pool_takes_image,
+    deployment_spec,
+    missing_secret_problems,
     pull_steps_for,
-    schedules_for,
-    user_tags_for,
-    work_pool_for,
-    work_queue_for,
 )
 from portal_core.errors import NameRuleError, PlanError
 from portal_core.flows import FlowRecord
-from portal_core.names import DeploymentName, normalize_flow_key, slugify
+from portal_core.names import DeploymentName, slugify
 from portal_core.plan import Plan, index_by_name, make_plan
+from portal_core.selection import ALL, select_keys
 from portal_core.tags import VersionTags
 
-ALL = "all"
+__all__ = ["ALL", "DeployContext", "build_deploy_spec", "plan_deploy", "select_flows"]
 
 
 @attrs.frozen
@@ -44,23 +45,16 @@ class DeployContext:
 
 def select_flows(flows: Sequence[FlowRecord], requested: Iterable[str]) -> tuple[FlowRecord, ...]:
     """Resolve `--flow` values (keys, original names or `all`); unknown ones fail together."""
-    requested = list(requested)
-    if not requested:
-        raise PlanError(["no flow given: pass --flow NAME (repeatable) or --flow all"])
-    if ALL in requested:
-        return tuple(flows)
     by_key = {f.key: f for f in flows}
-    chosen: dict[str, FlowRecord] = {}
-    problems = []
-    for name in requested:
-        flow = by_key.get(normalize_flow_key(name))
-        if flow is None:
-            problems.append(f"unknown flow {name!r}{did_you_mean(name, by_key)}")
-        else:
-            chosen[flow.key] = flow
+    keys, problems = select_keys(
+        requested,
+        list(by_key),
+        unknown=lambda asked, _key: f"unknown flow {asked!r}{did_you_mean(asked, by_key)}",
+        when_empty="no flow given: pass --flow NAME (repeatable) or --flow all",
+    )
     if problems:
         raise PlanError(problems)
-    return tuple(chosen.values())
+    return tuple(by_key[key] for key in keys)
 
 
 def render_image(template: str | None, project: str, version: VersionTags) -> str | None:
@@ -83,42 +77,39 @@ def version_string(version: VersionTags) -> str:
     return f"{version.package_version}+{version.commit}"
 
 
-def build_deploy_spec(
+def checkout_code_version(
     flow: FlowRecord,
     config: ProjectConfig,
-    env_name: str,
+    environment: Environment,
     context: DeployContext,
-    values: EnvValues,
     parameter_schema: Mapping[str, Any] | None,
-) -> DeploymentSpec:
-    env = config.environment(env_name)
+) -> CodeVersion:
+    """The code version a deploy puts in place: the checkout, as this environment runs it."""
     static = config.flow_config(flow.key)
-    name = DeploymentName.build(config.project, context.branch, flow.key, env_name).format()
     version = VersionTags(config.project, context.branch, context.commit, context.package_version)
-    job_variables: dict[str, Any] = {**static.job_variables, **env.job_variables}
-    image = context.image or render_image(config.image_template, config.project, version)
-    if image and pool_takes_image(env):
-        job_variables["image"] = image
-    job_variables["env"] = job_env(env, values, name)
-    return DeploymentSpec(
-        name=name,
+    return CodeVersion(
+        flow_key=flow.key,
         flow_name=flow.prefect_flow_name,
         entrypoint=flow.entrypoint,
         description=static.description if static.description is not None else flow.description,
         version=version_string(version),
-        tags=all_tags(version, user_tags_for(env, static)),
-        work_pool_name=work_pool_for(env_name, env, static, flow.key),
-        work_queue_name=work_queue_for(env, static),
-        job_variables=job_variables,
-        parameters=dict(static.parameters),
+        version_tags=version,
+        image=context.image or render_image(config.image_template, config.project, version),
+        pull_steps=pull_steps_for(environment.config, context.project_root),
         parameter_schema=parameter_schema,
-        schedules=schedules_for(env, static),
-        paused=paused_for(env, static),
-        concurrency_limit=static.concurrency_limit,
-        pull_steps=pull_steps_for(env, context.project_root),
-        flow_key=flow.key,
-        secret_names=frozenset(env.secrets),
     )
+
+
+def build_deploy_spec(
+    flow: FlowRecord,
+    config: ProjectConfig,
+    environment: Environment,
+    context: DeployContext,
+    values: EnvValues,
+    parameter_schema: Mapping[str, Any] | None,
+) -> DeploymentSpec:
+    code = checkout_code_version(flow, config, environment, context, parameter_schema)
+    return deployment_spec(code, environment, config.flow_config(flow.key), values)
 
 
 def branch_conflicts(
@@ -141,24 +132,19 @@ def branch_conflicts(
 def plan_deploy(
     flows: Sequence[FlowRecord],
     config: ProjectConfig,
-    env_name: str,
+    environment: Environment,
     context: DeployContext,
     values: EnvValues,
     schemas: Mapping[str, Mapping[str, Any] | None],
     current: Sequence[DeployedState],
 ) -> Plan:
     """Everything that can be wrong is reported at once, before anything is written."""
-    env = config.environment(env_name)
-    problems = [
-        f"secret {name!r} of environment {env_name!r} is not set in this shell's environment"
-        for name in missing_secrets(env, values)
-    ]
+    problems = missing_secret_problems(environment, values)
     specs = []
     for flow in flows:
         try:
-            specs.append(
-                build_deploy_spec(flow, config, env_name, context, values, schemas.get(flow.entrypoint))
-            )
+            specs.append(build_deploy_spec(flow, config, environment, context, values,
+                                           schemas.get(flow.entrypoint)))
         except PlanError as err:
             problems.extend(err.problems)
         except NameRuleError as err:
@@ -171,10 +157,10 @@ def plan_deploy(
         for flow in flows
         if config.flow_config(flow.key).triggers
     ]
-    return make_plan(env_name, specs, current, warnings)
+    return make_plan(environment.name, specs, current, warnings)
 
 
 def deployment_names(
-    flows: Sequence[FlowRecord], project: str, branch: str, env_name: str
+    flows: Sequence[FlowRecord], project: str, branch: str, environment: Environment
 ) -> list[str]:
-    return [DeploymentName.build(project, branch, f.key, env_name).format() for f in flows]
+    return [DeploymentName.build(project, branch, f.key, environment.name).format() for f in flows]

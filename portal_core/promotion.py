@@ -10,25 +10,20 @@ the current checkout, so what reaches prod is exactly what was tested.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from portal_core.config import ProjectConfig, did_you_mean
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.environment import (
+    CodeVersion,
+    Environment,
     EnvValues,
-    all_tags,
-    job_env,
-    missing_secrets,
-    paused_for,
-    pool_takes_image,
-    schedules_for,
-    user_tags_for,
-    work_pool_for,
-    work_queue_for,
+    deployment_spec,
+    missing_secret_problems,
 )
 from portal_core.errors import ConfigError, NameRuleError, PlanError
-from portal_core.names import DeploymentName, normalize_flow_key, slugify
+from portal_core.names import DeploymentName, slugify
 from portal_core.plan import Plan, make_plan
+from portal_core.selection import select_keys
 
 
 def path_problem(config: ProjectConfig, src: str, dst: str, force: bool) -> str | None:
@@ -64,13 +59,6 @@ def _source_groups(
     return found
 
 
-def source_deployments(
-    states: Iterable[DeployedState], project: str, branch: str, src: str
-) -> dict[str, DeployedState]:
-    """Our deployments in `src` for this project and branch, by flow key (exact match)."""
-    return {key: group[0] for key, group in _source_groups(states, project, branch, src).items()}
-
-
 def _twins_problem(src: str, group: list[DeployedState]) -> str:
     """Deployments are unique per (flow, name): renaming a flow leaves a stale twin behind,
     and which one holds the code version to promote must not depend on read order."""
@@ -86,14 +74,8 @@ def target_names(source_states: Iterable[DeployedState], dst: str) -> list[str]:
     return [DeploymentName(p.project, p.branch, p.flow, env).format() for p in parsed if p]
 
 
-def promoted_spec(
-    source: DeployedState,
-    flow_key: str,
-    config: ProjectConfig,
-    branch: str,
-    dst: str,
-    values: EnvValues,
-) -> DeploymentSpec:
+def source_code_version(source: DeployedState, flow_key: str, branch: str) -> CodeVersion:
+    """The code version a source deployment runs: what a promotion carries forward."""
     version = source.version_tags
     if version is None:
         raise PlanError([f"{source.name} has no version tags (PROJECT_NAME, BRANCH_NAME, "
@@ -101,33 +83,30 @@ def promoted_spec(
     if version.branch != branch:  # branches that slug alike share deployment names
         raise PlanError([f"{source.name} holds branch {version.branch!r}, not {branch!r} (the two "
                          f"name deployments alike); promote with --branch {version.branch!r}"])
-    env = config.environment(dst)
-    static = config.flow_config(flow_key)
-    name = DeploymentName.build(config.project, branch, flow_key, dst).format()
-    job_variables: dict[str, Any] = {**static.job_variables, **env.job_variables}
-    if source.image and pool_takes_image(env):
-        job_variables["image"] = source.image
-    job_variables["env"] = job_env(env, values, name)
-    return DeploymentSpec(
-        name=name,
+    return CodeVersion(
+        flow_key=flow_key,
         flow_name=source.flow_name,
         entrypoint=source.entrypoint,
         description=source.description,
         version=source.version,
-        tags=all_tags(version, user_tags_for(env, static)),
-        work_pool_name=work_pool_for(dst, env, static, flow_key),
-        work_queue_name=work_queue_for(env, static),
-        job_variables=job_variables,
-        parameters=dict(static.parameters),
-        parameter_schema=source.parameter_schema,
-        schedules=schedules_for(env, static),
-        paused=paused_for(env, static),
-        concurrency_limit=static.concurrency_limit,
+        version_tags=version,
+        image=source.image,
         pull_steps=source.pull_steps,
+        parameter_schema=source.parameter_schema,
         enforce_parameter_schema=source.enforce_parameter_schema,
-        flow_key=flow_key,
-        secret_names=frozenset(env.secrets),
     )
+
+
+def promoted_spec(
+    source: DeployedState,
+    flow_key: str,
+    config: ProjectConfig,
+    branch: str,
+    dst: Environment,
+    values: EnvValues,
+) -> DeploymentSpec:
+    code = source_code_version(source, flow_key, branch)
+    return deployment_spec(code, dst, config.flow_config(flow_key), values)
 
 
 def plan_promotion(
@@ -143,13 +122,15 @@ def plan_promotion(
 ) -> Plan:
     """Validate everything, then plan; any problem fails the whole promotion."""
     problems: list[str] = []
+    environments: list[Environment] = []
     for env_name in (src, dst):
         try:
-            config.environment(env_name)
+            environments.append(config.environment(env_name))
         except ConfigError as err:
             problems.append(err.message)
     if problems:
         raise PlanError(problems)
+    target = environments[1]
     if (problem := path_problem(config, src, dst, force)) is not None:
         problems.append(problem)
     try:
@@ -157,33 +138,27 @@ def plan_promotion(
     except NameRuleError as err:
         raise PlanError([str(err)]) from None
     available = {key: group[0] for key, group in groups.items()}
-    if flows and "all" not in flows:
-        keys = []
-        for asked in flows:
-            key = normalize_flow_key(asked)
-            if key in keys:
-                continue
-            keys.append(key)
-            if key not in available:
-                expected = DeploymentName.build(config.project, branch, key or "x", src).format()
-                problems.append(f"flow {asked!r} has no deployment in {src!r} "
-                                f"(looked for {expected}){did_you_mean(key, available)}")
-    else:
-        keys = sorted(available)
-        if not keys:
-            problems.append(f"nothing of project {config.project!r} on branch {branch!r} "
-                            f"is deployed in {src!r}")
-    problems.extend(f"secret {name!r} of environment {dst!r} is not set in this shell's environment"
-                    for name in missing_secrets(config.environment(dst), values))
+
+    def not_deployed(asked: str, key: str) -> str:
+        expected = DeploymentName.build(config.project, branch, key or "x", src).format()
+        return (f"flow {asked!r} has no deployment in {src!r} "
+                f"(looked for {expected}){did_you_mean(key, available)}")
+
+    keys, unknown = select_keys(flows, sorted(available), unknown=not_deployed)
+    problems.extend(unknown)
+    if not available and not unknown:
+        problems.append(f"nothing of project {config.project!r} on branch {branch!r} "
+                        f"is deployed in {src!r}")
+    problems.extend(missing_secret_problems(target, values))
     specs = []
     for key in keys:
-        if len(groups.get(key, ())) > 1:
+        if len(groups[key]) > 1:
             problems.append(_twins_problem(src, groups[key]))
-        elif key in available:
-            try:
-                specs.append(promoted_spec(available[key], key, config, branch, dst, values))
-            except PlanError as err:
-                problems.extend(err.problems)
+            continue
+        try:
+            specs.append(promoted_spec(available[key], key, config, branch, target, values))
+        except PlanError as err:
+            problems.extend(err.problems)
     if problems:
         raise PlanError(problems)
     return make_plan(dst, specs, target_states, source_env=src)

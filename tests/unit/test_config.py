@@ -1,7 +1,7 @@
 """Configuration: the seed's format verbatim, and one clear located error for bad input.
 
-Every config error must name the file, line and column and the offending key
-(SPEC sections 5 and 9), because a user fixing YAML needs to know where, not
+Every config error must name the file, line and column and the offending key,
+because a user fixing YAML needs to know where, not
 just what.
 """
 
@@ -383,10 +383,10 @@ def test_load_workspace_reads_both_files(tmp_path: Path) -> None:
 
     assert config.project == "acme-prefect"
     assert config.promotion_path == ("dev", "uat", "prod")
-    assert config.environment("dev").work_pool == WorkPoolConfig("local-pool", "process", True)
-    assert config.environment("dev").env == {"LOG_LEVEL": "debug", "PORT": "8080"}
-    assert config.environment("uat").secrets == ["DB_PASSWORD"]
-    assert config.environment("prod").paused is False
+    assert config.environment("dev").config.work_pool == WorkPoolConfig("local-pool", "process", True)
+    assert config.environment("dev").config.env == {"LOG_LEVEL": "debug", "PORT": "8080"}
+    assert config.environment("uat").config.secrets == ["DB_PASSWORD"]
+    assert config.environment("prod").config.paused is False
     assert config.flow_config("hello_world").work_pool_name == "ecs-pool"
     assert config.flow_config("not_configured") == StaticFlowConfig()
 

@@ -154,7 +154,7 @@ def cases(draw: st.DrawFn) -> Case:
     for key in draw(st.lists(st.sampled_from(keys), unique=True)):
         target.append(draw(source_state(config, branch, key, dst)))
 
-    env = config.environment(dst)
+    env = config.environment(dst).config
     values = EnvValues(
         from_file=draw(env_dicts),
         secrets={name: draw(secret_values) for name in env.secrets},
@@ -171,7 +171,7 @@ def test_the_code_version_of_every_target_equals_the_sources(case: Case) -> None
     plan = case.plan()
 
     assert sorted(c.flow_key for c in plan.changes) == sorted(case.keys)
-    env = case.config.environment(case.dst)
+    env = case.config.environment(case.dst).config
     for change in plan.changes:
         spec, source = change.spec, case.source(change.flow_key)
         assert spec.name == name_of(case.config, case.branch, change.flow_key, case.dst)
@@ -194,7 +194,7 @@ def test_the_code_version_of_every_target_equals_the_sources(case: Case) -> None
 def test_target_only_settings_come_from_the_target_config_and_never_from_the_source(case: Case) -> None:
     plan = case.plan()
 
-    env = case.config.environment(case.dst)
+    env = case.config.environment(case.dst).config
     for change in plan.changes:
         spec, source = change.spec, case.source(change.flow_key)
         static = case.config.flow_config(change.flow_key)
@@ -241,8 +241,9 @@ def test_promoted_spec_ignores_the_source_environments_settings(case: Case, data
         if source.image else {k: v for k, v in other_settings.job_variables.items() if k != "image"},
     )
 
-    first = promoted_spec(source, key, case.config, case.branch, case.dst, case.values)
-    second = promoted_spec(same_code, key, case.config, case.branch, case.dst, case.values)
+    dst = case.config.environment(case.dst)
+    first = promoted_spec(source, key, case.config, case.branch, dst, case.values)
+    second = promoted_spec(same_code, key, case.config, case.branch, dst, case.values)
 
     assert first == second
 
