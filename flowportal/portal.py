@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flowportal.project import find_project_root
 from flowportal.usecases.applying import Outcome
@@ -20,13 +21,29 @@ from flowportal.workspace import Workspace, load_workspace
 from portal_core.discovery import Discovery
 from portal_core.flows import FlowRecord
 
+if TYPE_CHECKING:
+    from flowportal.bootstrap import Dependencies
+
 
 class Portal:
-    """One project. Config is read once, when the first verb needs it."""
+    """One project. Config is read once, when the first verb needs it.
 
-    def __init__(self, root: str | Path | None = None) -> None:
+    `deps` replaces the real adapters (Prefect API, git, GitHub), e.g. with
+    in-memory ones in tests; by default they are wired by `flowportal.bootstrap`.
+    """
+
+    def __init__(self, root: str | Path | None = None, *, deps: Dependencies | None = None) -> None:
         self.root = find_project_root(Path(root) if root is not None else Path.cwd())
         self._workspace: Workspace | None = None
+        self._deps = deps
+
+    @property
+    def deps(self) -> Dependencies:
+        if self._deps is None:
+            from flowportal.bootstrap import bootstrap
+
+            self._deps = bootstrap()
+        return self._deps
 
     @property
     def workspace(self) -> Workspace:
@@ -49,7 +66,7 @@ class Portal:
     def list_deployments(self, envs: Sequence[str] | None = None) -> DeploymentListing:
         from flowportal.usecases.list_deployments import list_deployments
 
-        return list_deployments(self.workspace, envs)
+        return list_deployments(self.workspace, envs, self.deps)
 
     def deploy(
         self,
@@ -66,7 +83,7 @@ class Portal:
 
         request = DeployRequest(flows=tuple(flows), env=env, branch=branch, commit=commit,
                                 package_version=package_version, image=image, dry_run=dry_run)
-        return deploy(self.workspace, request)
+        return deploy(self.workspace, request, self.deps)
 
     def promote(
         self,
@@ -82,10 +99,11 @@ class Portal:
 
         request = PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch=branch,
                                  force=force, dry_run=dry_run)
-        return promote(self.workspace, request)
+        return promote(self.workspace, request, self.deps)
 
     def diff(self, src: str, dst: str, flows: Sequence[str] = (), *,
              branch: str | None = None) -> Outcome:
         from flowportal.usecases.promote import diff
 
-        return diff(self.workspace, src, dst, flows, branch)
+        return diff(self.workspace, PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch=branch),
+                    self.deps)

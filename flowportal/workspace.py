@@ -19,7 +19,7 @@ from portal_core.config import (
     build_static_flows,
 )
 from portal_core.discovery import Discovery
-from portal_core.environment import EnvValues
+from portal_core.environment import Environment, EnvValues
 from portal_core.errors import ConfigError
 from portal_io.project_files import read_dotenv, read_pyproject
 from portal_io.yaml_files import load_yaml
@@ -38,20 +38,17 @@ class Workspace:
     def state_dir(self) -> Path:
         return self.root / STATE_DIR
 
-    @property
-    def flows_dir(self) -> Path:
-        return (self.root / self.config.flows_root).resolve()
-
     def discover(self) -> Discovery:
         """The project's flows, with paths relative to the root (entrypoints)."""
         return discover_flows(self.root, self.config.flows_root, self.state_dir / "cache")
 
-    def env_values(self, env_name: str, environ: Mapping[str, str] | None = None) -> EnvValues:
-        env = self.config.environment(env_name)
+    def env_values(self, environment: Environment, environ: Mapping[str, str] | None = None) -> EnvValues:
+        """The environment's dotenv file and the values of its secrets, read now."""
+        env = environment.config
         environ = os.environ if environ is None else environ
         from_file = {}
         if env.env_file:
-            path = self.root / env.env_file.replace("{env}", env_name)
+            path = self.root / env.env_file.replace("{env}", environment.name)
             from_file = read_dotenv(path, str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path))
         secrets = {name: environ[name] for name in env.secrets if name in environ}
         return EnvValues(from_file=from_file, secrets=secrets)

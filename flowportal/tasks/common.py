@@ -96,6 +96,12 @@ class CliReporter:
         if not self.quiet:
             render.console(stderr=True).print(f"[dim]{render.escape(message)}[/]")
 
+    def status(self, message: str) -> None:
+        """A remote run's status lines are the command's output: stdout, printed as data."""
+        from flowportal import render
+
+        render.console().print(message, markup=False, highlight=False, soft_wrap=True)
+
     def applied(self, result: Any) -> None:
         """A progress bar on a terminal for multi-flow work; one line per write otherwise."""
         from flowportal import render

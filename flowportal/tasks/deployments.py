@@ -51,12 +51,15 @@ def deploy(
     if not env:
         raise Exit("error: --env is required", code=1)
     check_via(via, dry_run, json)
-    if via == "github":
-        from flowportal.usecases.github_dispatch import dispatch_deploy
+    from flowportal.bootstrap import bootstrap
 
-        workspace = workspace_here()
-        outcome = dispatch_deploy(workspace.root, list(flow), env, ref or None, watch)
-        raise Exit(code=outcome.exit_code)
+    if via == "github":
+        from flowportal.usecases.github_dispatch import DispatchRequest, WorkflowDeploy, dispatch
+
+        request_run = DispatchRequest(WorkflowDeploy(tuple(flow), env), ref=ref or None, watch=watch)
+        with CliReporter() as reporter:
+            started = dispatch(workspace_here().root, request_run, bootstrap(), reporter)
+        raise Exit(code=started.exit_code)
     from flowportal.usecases.deploy import DeployRequest
     from flowportal.usecases.deploy import deploy as run
 
@@ -65,7 +68,7 @@ def deploy(
         package_version=package_version or None, image=image or None, dry_run=dry_run,
     )
     with CliReporter(quiet=json) as reporter:
-        outcome = run(workspace_here(), request, reporter=reporter)
+        outcome = run(workspace_here(), request, bootstrap(), reporter)
     report_outcome(outcome, json)
 
 
@@ -81,9 +84,11 @@ def deploy(
 def list_deployments(c: Context, env: list[str], json: bool = False, all: bool = False) -> None:
     """Show which code version runs in each environment."""
     from flowportal import render
+    from flowportal.bootstrap import bootstrap
     from flowportal.usecases.list_deployments import list_deployments as run
 
-    listing = run(workspace_here(), list(env) or None)
+    with CliReporter(quiet=json) as reporter:
+        listing = run(workspace_here(), list(env) or None, bootstrap(), reporter)
     if json:
         render.print_json(listing.records(include_others=all))
     else:

@@ -48,20 +48,23 @@ def promote(
     if not src or not dst:
         raise Exit("error: --src and --dst are required", code=1)
     check_via(via, dry_run, json)
-    if via == "github":
-        from flowportal.usecases.github_dispatch import dispatch_promote
+    from flowportal.bootstrap import bootstrap
 
-        workspace = workspace_here()
-        outcome = dispatch_promote(workspace.root, list(flow), src, dst, branch or None, force,
-                                   ref or None, watch)
-        raise Exit(code=outcome.exit_code)
+    if via == "github":
+        from flowportal.usecases.github_dispatch import DispatchRequest, WorkflowPromote, dispatch
+
+        action = WorkflowPromote(tuple(flow), src, dst, branch or None, force)
+        with CliReporter() as reporter:
+            started = dispatch(workspace_here().root, DispatchRequest(action, ref=ref or None, watch=watch),
+                               bootstrap(), reporter)
+        raise Exit(code=started.exit_code)
     from flowportal.usecases.promote import PromoteRequest
     from flowportal.usecases.promote import promote as run
 
     request = PromoteRequest(src=src, dst=dst, flows=tuple(flow), branch=branch or None,
                              force=force, dry_run=dry_run)
     with CliReporter(quiet=json) as reporter:
-        outcome = run(workspace_here(), request, reporter=reporter)
+        outcome = run(workspace_here(), request, bootstrap(), reporter)
     report_outcome(outcome, json)
 
 
@@ -81,13 +84,14 @@ def diff(c: Context, flow: list[str], src: str = "", dst: str = "", branch: str 
     """What promoting src to dst would change. Exit 0 if they agree, 2 if they differ."""
     if not src or not dst:
         raise Exit("error: --src and --dst are required", code=1)
+    from flowportal import render
+    from flowportal.bootstrap import bootstrap
+    from flowportal.usecases.promote import PromoteRequest
     from flowportal.usecases.promote import diff as run
 
-    outcome = run(workspace_here(), src, dst, list(flow), branch or None)
-    from flowportal import render
-
+    request = PromoteRequest(src=src, dst=dst, flows=tuple(flow), branch=branch or None)
+    with CliReporter(quiet=json) as reporter:
+        outcome = run(workspace_here(), request, bootstrap(), reporter)  # shows the plan
     if json:
         render.print_json(outcome.plan.to_json())
-    else:
-        render.plan_text(outcome.plan)
     raise Exit(code=2 if outcome.plan.has_changes else 0)

@@ -7,12 +7,10 @@ from typing import Any
 
 import attrs
 
-from flowportal.targets import ApiTarget
-from flowportal.usecases.ports import DeploymentGateway
+from flowportal.usecases.ports import ApiTarget, DeploymentGateway
 from flowportal.usecases.reporting import Reporter
-from flowportal.workspace import Workspace
 from portal_core.deployments import ApplyResult
-from portal_core.environment import pools_to_create
+from portal_core.environment import Environment, pools_to_create
 from portal_core.errors import PlanError
 from portal_core.plan import Plan
 from portal_core.urls import deployment_url
@@ -85,14 +83,13 @@ def apply_plan(
 
 
 def check_pools(
-    plan: Plan, gateway: DeploymentGateway, workspace: Workspace
+    plan: Plan, gateway: DeploymentGateway, environment: Environment
 ) -> list[tuple[str, str]]:
     """Pools the plan needs: missing ones are created if allowed, else the plan fails."""
     needed = {c.spec.work_pool_name for c in plan.pending}
     if not needed:
         return []
-    env = workspace.config.environment(plan.env)
-    create, problems = pools_to_create(plan.env, env, gateway.missing_work_pools(needed))
+    create, problems = pools_to_create(environment, gateway.missing_work_pools(needed))
     if problems:
         raise PlanError(problems)
     return create

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import attrs
 
-from flowportal.targets import gateway_for, resolve_api
+from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
-from portal_core.environment import missing_secrets
+from portal_core.environment import missing_secret_problems, pools_to_create
 from portal_core.errors import PortalError
+
+if TYPE_CHECKING:
+    from flowportal.bootstrap import Dependencies
 
 
 @attrs.frozen
@@ -18,7 +22,14 @@ class CheckReport:
     problems: tuple[str, ...]
 
 
-def check(workspace: Workspace, envs: Sequence[str] | None, offline: bool = False) -> CheckReport:
+def check(
+    workspace: Workspace,
+    envs: Sequence[str] | None,
+    deps: Dependencies,
+    offline: bool = False,
+    reporter: Reporter | None = None,
+) -> CheckReport:
+    reporter = reporter or SilentReporter()
     config = workspace.config
     ok = [f"config: project {config.project!r}, path {' -> '.join(config.promotion_path)}"]
     problems: list[str] = []
@@ -28,22 +39,20 @@ def check(workspace: Workspace, envs: Sequence[str] | None, offline: bool = Fals
     problems += [f"cannot parse {e}" for e in discovery.errors]
     for name in envs or list(config.environments):
         try:
-            env = config.environment(name)
-            values = workspace.env_values(name)
-            problems += [f"{name}: secret {s!r} is not set" for s in missing_secrets(env, values)]
+            environment = config.environment(name)
+            values = workspace.env_values(environment)
+            problems += [f"{name}: {p}" for p in missing_secret_problems(environment, values)]
             if offline:
                 continue
-            target = resolve_api(workspace, name)
-            gateway = gateway_for(workspace, target)
+            target, gateway = deps.prefect(workspace, environment, reporter.step)
             gateway.read_deployments(names=["flowportal-check"])
             ok.append(f"{name}: Prefect API reachable at {target.url}")
-            if env.work_pool is not None:
-                missing = gateway.missing_work_pools([env.work_pool.name])
-                if missing and not env.work_pool.create:
-                    problems.append(f"{name}: work pool {env.work_pool.name!r} does not exist")
-                else:
-                    ok.append(f"{name}: work pool {env.work_pool.name!r} "
-                              + ("will be created" if missing else "exists"))
+            pool = environment.config.work_pool
+            if pool is not None:
+                create, missing = pools_to_create(environment, gateway.missing_work_pools([pool.name]))
+                problems += [f"{name}: {p}" for p in missing]
+                if not missing:
+                    ok.append(f"{name}: work pool {pool.name!r} " + ("will be created" if create else "exists"))
         except PortalError as err:
             problems.append(f"{name}: {err}")
     return CheckReport(tuple(ok), tuple(problems))

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import attrs
 
-from flowportal.targets import connect
 from flowportal.usecases.applying import Outcome, check_pools, finish
-from flowportal.usecases.ports import DeploymentGateway
+from flowportal.usecases.ports import CheckoutReader
 from flowportal.usecases.reporting import Reporter, SilentReporter
-from flowportal.workspace import STATE_DIR, Workspace
+from flowportal.workspace import Workspace
 from portal_core.deploy import DeployContext, deployment_names, plan_deploy, select_flows
 
-SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, Any]]
+if TYPE_CHECKING:
+    from flowportal.bootstrap import Dependencies
 
 
 @attrs.frozen
@@ -29,51 +27,41 @@ class DeployRequest:
     dry_run: bool = False
 
 
-def resolve_context(workspace: Workspace, request_branch: str | None, commit: str | None,
-                    package_version: str | None, image: str | None) -> DeployContext:
+def resolve_context(workspace: Workspace, request: DeployRequest, checkout: CheckoutReader) -> DeployContext:
     """Flags win (CI passes them); otherwise ask git and pyproject."""
-    from portal_io import git
-    from portal_io.project_files import read_pyproject
-
-    branch = request_branch or git.current_branch(workspace.root)
-    commit = commit or git.short_commit(workspace.root)
-    version = package_version or read_pyproject(workspace.root).version or "0.0.0"
-    return DeployContext(branch=branch, commit=commit, package_version=version,
-                         project_root=str(workspace.root), image=image)
-
-
-def _default_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
-    from portal_io.prefect_gateway import parameter_schemas
-    from portal_io.schema_cache import cached_schemas
-
-    return cached_schemas(root, entrypoints, parameter_schemas, root / STATE_DIR / "cache")
+    root = workspace.root
+    return DeployContext(
+        branch=request.branch or checkout.branch(root),
+        commit=request.commit or checkout.commit(root),
+        package_version=request.package_version or checkout.package_version(root) or "0.0.0",
+        project_root=str(root),
+        image=request.image,
+    )
 
 
 def deploy(
     workspace: Workspace,
     request: DeployRequest,
-    gateway: DeploymentGateway | None = None,
+    deps: Dependencies,
     reporter: Reporter | None = None,
-    schema_reader: SchemaReader = _default_schemas,
 ) -> Outcome:
     reporter = reporter or SilentReporter()
     config = workspace.config
-    config.environment(request.env)  # unknown env fails before anything else
+    environment = config.environment(request.env)  # unknown env fails before anything else
     discovery = workspace.discover()
     discovery.raise_for_collisions()
     for error in discovery.errors:
         reporter.warning(f"skipped {error}")
     flows = select_flows(discovery.flows, request.flows)
-    context = resolve_context(workspace, request.branch, request.commit,
-                              request.package_version, request.image)
-    values = workspace.env_values(request.env)
-    target, gateway = connect(workspace, request.env, gateway, reporter.step)
+    context = resolve_context(workspace, request, deps.checkout)
+    values = workspace.env_values(environment)
+    target, gateway = deps.prefect(workspace, environment, reporter.step)
 
-    names = deployment_names(flows, config.project, context.branch, request.env)
+    names = deployment_names(flows, config.project, context.branch, environment)
     current = gateway.read_deployments(names=names)
-    schemas = schema_reader(workspace.root, [f.entrypoint for f in flows])
-    plan = plan_deploy(flows, config, request.env, context, values, schemas, current)
-    pools = check_pools(plan, gateway, workspace)
+    schemas = deps.schemas(workspace.root, [f.entrypoint for f in flows])
+    plan = plan_deploy(flows, config, environment, context, values, schemas, current)
+    pools = check_pools(plan, gateway, environment)
     for warning in plan.warnings:
         reporter.warning(warning)
     reporter.plan(plan)

@@ -3,32 +3,74 @@
 The laptop only decides *what* to ask for; the workflow in the repository runs
 the same deploy/promote code path with the environment's own secrets, behind
 GitHub Environments' approvals. The use case reads as the rest of the shell:
-gather (git branch, repository, token) -> decide (inputs, pure) -> dispatch (io)
--> report the exact run it started -> optionally watch it to its conclusion.
+gather (ref, repository, token) -> decide (inputs, pure; a bad request sends
+nothing) -> dispatch (io) -> report the exact run it started -> optionally
+watch it to its conclusion.
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
-from collections.abc import Callable, Mapping
-from contextlib import nullcontext
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from portal_core.github import (
-    DispatchResult,
-    api_url_for,
-    deploy_inputs,
-    promote_inputs,
-    run_outcome,
-)
-from portal_io.github_gateway import GitHubGateway, current_branch, resolve_repo, resolve_token
+from flowportal.usecases.ports import WorkflowGateway
+from flowportal.usecases.reporting import Reporter, SilentReporter
+from portal_core.github import DispatchResult, deploy_inputs, promote_inputs, run_outcome
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from flowportal.bootstrap import Dependencies
 
 DEFAULT_POLL_SECONDS = 5.0
 DEFAULT_WATCH_TIMEOUT = 3600.0
+
+
+@attrs.frozen
+class WorkflowDeploy:
+    """Ask the deploy workflow to deploy `flows` to `env`."""
+
+    flows: tuple[str, ...]
+    env: str
+    workflow: str = "deploy.yml"
+    verb = "deploy"
+
+    def inputs(self, ref: str, extra: Mapping[str, str]) -> dict[str, str]:
+        return deploy_inputs(list(self.flows), self.env, ref, extra)
+
+
+@attrs.frozen
+class WorkflowPromote:
+    """Ask the promote workflow to promote `src` to `dst` (every flow when `flows` is empty).
+
+    `branch` narrows the source deployments to one branch, as in the local promote.
+    """
+
+    flows: tuple[str, ...]
+    src: str
+    dst: str
+    branch: str | None = None
+    force: bool = False
+    workflow: str = "promote.yml"
+    verb = "promote"
+
+    def inputs(self, ref: str, extra: Mapping[str, str]) -> dict[str, str]:
+        return promote_inputs(list(self.flows), self.src, self.dst, self.branch, self.force, extra)
+
+
+@attrs.frozen
+class DispatchRequest:
+    """`ref` is what the workflow runs on (default: the checkout's branch)."""
+
+    action: WorkflowDeploy | WorkflowPromote
+    ref: str | None = None
+    watch: bool = False
+    repo: str | None = None  # OWNER/NAME; default: the origin remote
+    extra_inputs: Mapping[str, str] = attrs.Factory(dict)
+    poll_seconds: float = DEFAULT_POLL_SECONDS
+    timeout: float = DEFAULT_WATCH_TIMEOUT
 
 
 @attrs.frozen
@@ -52,82 +94,43 @@ class DispatchOutcome:
     found_by: str = ""
 
 
-def _console(console: Any) -> Any:
-    if console is not None:
-        return console
-    from rich.console import Console
-
-    return Console(highlight=False)
-
-
-def _say(console: Any, text: str) -> None:
-    """Print without rich markup: refs, workflow names and URLs are data, not markup."""
-    console.print(text, markup=False, highlight=False, soft_wrap=True)
-
-
-def _make_gateway(
-    root: Path,
-    repo: str | None,
-    api_url: str | None,
-    environ: Mapping[str, str],
-    run: Callable[..., subprocess.CompletedProcess],
-) -> GitHubGateway:
-    repo_ref = resolve_repo(root, repo, run=run)
-    url = api_url or environ.get("GITHUB_API_URL") or api_url_for(repo_ref)
-    token = resolve_token(environ, run=run, hostname=repo_ref.host)
-    return GitHubGateway(repo_ref.owner, repo_ref.name, token, url)
-
-
-def _dispatch(
-    *,
-    root: Path,
-    verb: str,
-    workflow: str,
-    ref: str | None,
-    build_inputs: Callable[[str], dict[str, str]],
-    watch: bool,
-    repo: str | None,
-    api_url: str | None,
-    gateway: GitHubGateway | None,
-    console: Any,
-    environ: Mapping[str, str] | None,
-    poll_seconds: float,
-    timeout: float,
-    run: Callable[..., subprocess.CompletedProcess],
+def dispatch(
+    root: Path, request: DispatchRequest, deps: Dependencies, reporter: Reporter | None = None
 ) -> DispatchOutcome:
-    environ = os.environ if environ is None else environ
-    ref = ref or current_branch(root, run=run)
-    inputs = build_inputs(ref)  # validated before any request: a bad plan sends nothing
-    gateway = gateway or _make_gateway(root, repo, api_url, environ, run)
-    out = _console(console)
+    reporter = reporter or SilentReporter()
+    action = request.action
+    ref = request.ref or deps.github.default_ref(root)
+    inputs = action.inputs(ref, request.extra_inputs)  # validated before any request
+    gateway = deps.github.connect(root, request.repo)
 
-    started: DispatchResult = gateway.dispatch(workflow, ref, inputs)
+    started: DispatchResult = gateway.dispatch(action.workflow, ref, inputs)
     where = f"{gateway.repo.full_name}@{ref}"
     outcome = DispatchOutcome(
         run_id=started.run_id,
         html_url=started.html_url,
         conclusion=None,
         exit_code=0,
-        workflow=workflow,
+        workflow=action.workflow,
         ref=ref,
         repo=gateway.repo.full_name,
         inputs=inputs,
         found_by=started.found_by,
     )
     if started.run_id is None:
-        _say(out, f"Dispatched {workflow} ({verb}) on {where}, but could not identify the run yet.")
-        _say(out, f"Runs of this workflow: {started.html_url}")
-        if watch:
-            _say(out, "Cannot watch a run that was not identified.")
+        reporter.status(f"Dispatched {action.workflow} ({action.verb}) on {where}, "
+                        "but could not identify the run yet.")
+        reporter.status(f"Runs of this workflow: {started.html_url}")
+        if request.watch:
+            reporter.status("Cannot watch a run that was not identified.")
             return attrs.evolve(outcome, exit_code=1)
         return outcome
 
-    _say(out, f"Started {workflow} ({verb}) on {where}: run {started.run_id}")
-    _say(out, started.html_url)
-    if not watch:
+    reporter.status(f"Started {action.workflow} ({action.verb}) on {where}: run {started.run_id}")
+    reporter.status(started.html_url)
+    if not request.watch:
         return outcome
 
-    final = _watch(gateway, started.run_id, out, poll_seconds, timeout)
+    final = _watch(gateway, started.run_id, request, reporter)
     _done, success, _summary = run_outcome(final)
     conclusion = final.get("conclusion")
     return attrs.evolve(
@@ -139,111 +142,16 @@ def _dispatch(
 
 
 def _watch(
-    gateway: GitHubGateway, run_id: int, out: Any, poll_seconds: float, timeout: float
+    gateway: WorkflowGateway, run_id: int, request: DispatchRequest, reporter: Reporter
 ) -> dict[str, Any]:
-    """Poll to completion: a live status line on a terminal, one line per change in logs."""
+    """Poll to completion, telling the reporter each time the run's status changes."""
     last: list[str] = []
-    spinner = (
-        out.status(f"run {run_id}: waiting for GitHub", spinner="dots")
-        if getattr(out, "is_terminal", False)
-        else nullcontext()
-    )
-    with spinner as status:
 
-        def on_update(run: dict[str, Any]) -> None:
-            _done, _success, summary = run_outcome(run)
-            if status is not None:
-                status.update(f"run {run_id}: {summary}")
-            if not last or last[-1] != summary:
-                last.append(summary)
-                _say(out, f"run {run_id}: {summary}")
+    def on_update(run: dict[str, Any]) -> None:
+        _done, _success, summary = run_outcome(run)
+        if not last or last[-1] != summary:
+            last.append(summary)
+            reporter.status(f"run {run_id}: {summary}")
 
-        return gateway.watch(run_id, poll_seconds=poll_seconds, timeout=timeout, on_update=on_update)
-
-
-def dispatch_deploy(
-    root: Path,
-    flows: list[str],
-    env: str,
-    ref: str | None = None,
-    watch: bool = False,
-    workflow: str = "deploy.yml",
-    repo: str | None = None,
-    api_url: str | None = None,
-    gateway: GitHubGateway | None = None,
-    console: Any = None,
-    *,
-    extra_inputs: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    poll_seconds: float = DEFAULT_POLL_SECONDS,
-    timeout: float = DEFAULT_WATCH_TIMEOUT,
-    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-) -> DispatchOutcome:
-    """Dispatch the deploy workflow for `flows` into `env` on `ref` (default: current branch).
-
-    `repo` (`OWNER/NAME`) overrides the `origin` remote; `api_url` overrides
-    `GITHUB_API_URL` (set automatically inside Actions) and the default for the
-    remote's host. Raises `GitHubError`/`PlanError` with one clear line.
-    """
-    return _dispatch(
-        root=Path(root),
-        verb="deploy",
-        workflow=workflow,
-        ref=ref,
-        build_inputs=lambda r: deploy_inputs(list(flows), env, r, extra_inputs),
-        watch=watch,
-        repo=repo,
-        api_url=api_url,
-        gateway=gateway,
-        console=console,
-        environ=environ,
-        poll_seconds=poll_seconds,
-        timeout=timeout,
-        run=run,
-    )
-
-
-def dispatch_promote(
-    root: Path,
-    flows: list[str],
-    src: str,
-    dst: str,
-    branch: str | None = None,
-    force: bool = False,
-    ref: str | None = None,
-    watch: bool = False,
-    workflow: str = "promote.yml",
-    repo: str | None = None,
-    api_url: str | None = None,
-    gateway: GitHubGateway | None = None,
-    console: Any = None,
-    *,
-    extra_inputs: Mapping[str, str] | None = None,
-    environ: Mapping[str, str] | None = None,
-    poll_seconds: float = DEFAULT_POLL_SECONDS,
-    timeout: float = DEFAULT_WATCH_TIMEOUT,
-    run: Callable[..., subprocess.CompletedProcess] = subprocess.run,
-) -> DispatchOutcome:
-    """Dispatch the promote workflow (`src` -> `dst`); an empty `flows` promotes every flow.
-
-    `branch` narrows the source deployments to one branch, as in the local
-    promote; `ref` is what the workflow itself runs on (default: current branch).
-    """
-    return _dispatch(
-        root=Path(root),
-        verb="promote",
-        workflow=workflow,
-        ref=ref,
-        build_inputs=lambda _ref: promote_inputs(
-            list(flows), src, dst, branch, force, extra_inputs
-        ),
-        watch=watch,
-        repo=repo,
-        api_url=api_url,
-        gateway=gateway,
-        console=console,
-        environ=environ,
-        poll_seconds=poll_seconds,
-        timeout=timeout,
-        run=run,
-    )
+    return gateway.watch(run_id, poll_seconds=request.poll_seconds, timeout=request.timeout,
+                         on_update=on_update)

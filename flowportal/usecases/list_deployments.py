@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from flowportal.targets import ApiTarget, gateway_for, resolve_api
+from flowportal.usecases.ports import DeploymentGateway
+from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
+from portal_core.deployments import DeployedState
 from portal_core.inventory import Inventory, Matrix, build_matrix, classify, deployment_record
-from portal_core.names import slugify
 from portal_core.urls import deployment_url
+
+if TYPE_CHECKING:
+    from flowportal.bootstrap import Dependencies
 
 
 @attrs.frozen
@@ -30,26 +34,28 @@ class DeploymentListing:
 
 def list_deployments(
     workspace: Workspace,
-    envs: Sequence[str] | None = None,
+    envs: Sequence[str] | None,
+    deps: Dependencies,
+    reporter: Reporter | None = None,
 ) -> DeploymentListing:
+    reporter = reporter or SilentReporter()
     config = workspace.config
-    wanted = list(envs) if envs else list(config.promotion_path)
-    for env in wanted:
-        config.environment(env)
-    targets: dict[str, ApiTarget] = {}
-    for env in wanted:
-        target = resolve_api(workspace, env)
-        targets.setdefault(target.url, target)  # several environments may share a server
-    states, urls = [], {}
-    for target in targets.values():
-        for state in gateway_for(workspace, target).read_deployments():
+    wanted = [config.environment(e) for e in (envs or config.promotion_path)]
+    apis: dict[str, tuple[str | None, DeploymentGateway]] = {}
+    for environment in wanted:
+        target, gateway = deps.prefect(workspace, environment, reporter.step)
+        apis.setdefault(target.url, (target.ui_url, gateway))  # environments may share a server
+    states: list[DeployedState] = []
+    urls = {}
+    for api_url, (ui_url, gateway) in apis.items():
+        for state in gateway.read_deployments():
             states.append(state)
-            urls[state.id] = deployment_url(target.url, state.id, target.ui_url)
+            urls[state.id] = deployment_url(api_url, state.id, ui_url)
     inventory = classify(states, config.project)
     if envs:
-        keep = {slugify(e, "environment") for e in envs}
+        keep = {e.slug for e in wanted}
         inventory = attrs.evolve(
             inventory, managed=tuple(m for m in inventory.managed if m.name.env in keep)
         )
-    path = [e for e in config.promotion_path if not envs or e in wanted]
+    path = [e for e in config.promotion_path if not envs or e in envs]
     return DeploymentListing(inventory, build_matrix(inventory, path), urls)

@@ -1,11 +1,34 @@
-"""The narrow interface use cases need from a Prefect API (real or in-memory)."""
+"""The narrow interfaces use cases need from the outside world (real or in-memory).
+
+Use cases depend on these protocols only; `flowportal.bootstrap` decides which
+adapters stand behind them, and tests put in-memory fakes there instead.
+Nothing here imports an adapter.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Protocol
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import attrs
 
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
+from portal_core.github import DispatchResult, RepoRef
+
+if TYPE_CHECKING:
+    from flowportal.workspace import Workspace
+    from portal_core.environment import Environment
+
+
+@attrs.frozen
+class ApiTarget:
+    """Where an environment's Prefect API is, and how to reach its UI."""
+
+    url: str
+    api_key: str | None = attrs.field(default=None, repr=False)
+    ui_url: str | None = None
+    embedded: bool = False
 
 
 class DeploymentGateway(Protocol):
@@ -24,3 +47,50 @@ class DeploymentGateway(Protocol):
         specs: Sequence[DeploymentSpec],
         on_done: Callable[[ApplyResult], None] | None = None,
     ) -> list[ApplyResult]: ...
+
+
+class PrefectConnector(Protocol):
+    """Finds an environment's Prefect API (starting the embedded server if that is it)."""
+
+    def __call__(
+        self, workspace: Workspace, environment: Environment, notify: Callable[[str], None]
+    ) -> tuple[ApiTarget, DeploymentGateway]: ...
+
+
+class CheckoutReader(Protocol):
+    """What the checkout says about the code version (CI flags override it)."""
+
+    def branch(self, root: Path) -> str: ...
+
+    def commit(self, root: Path) -> str: ...
+
+    def package_version(self, root: Path) -> str | None: ...
+
+
+#: entrypoint -> parameter schema (None when it could not be computed) for the given entrypoints.
+SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, Any]]
+
+
+class WorkflowGateway(Protocol):
+    """One repository's GitHub Actions API."""
+
+    repo: RepoRef
+
+    def dispatch(self, workflow: str, ref: str, inputs: Mapping[str, str]) -> DispatchResult: ...
+
+    def watch(
+        self,
+        run_id: int,
+        *,
+        poll_seconds: float,
+        timeout: float,
+        on_update: Callable[[dict[str, Any]], None] | None = None,
+    ) -> dict[str, Any]: ...
+
+
+class GitHubConnector(Protocol):
+    """Which repository to dispatch on, with whose token, and the ref to run by default."""
+
+    def default_ref(self, root: Path) -> str: ...
+
+    def connect(self, root: Path, repo: str | None) -> WorkflowGateway: ...

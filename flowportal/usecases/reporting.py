@@ -8,6 +8,7 @@ from typing import Any, Protocol
 class Reporter(Protocol):
     def plan(self, plan: Any) -> None: ...
     def step(self, message: str) -> None: ...
+    def status(self, message: str) -> None: ...
     def applied(self, result: Any) -> None: ...
     def warning(self, message: str) -> None: ...
 
@@ -19,7 +20,10 @@ class SilentReporter:
         pass
 
     def step(self, message: str) -> None:
-        pass
+        """Progress of our own work (connecting, starting a server, creating a pool)."""
+
+    def status(self, message: str) -> None:
+        """The state of something long-running elsewhere (a workflow run) as it changes."""
 
     def applied(self, result: Any) -> None:
         pass

@@ -1,4 +1,9 @@
-"""The architecture rules that a machine can check (SPEC section 2)."""
+"""The architecture rules that a machine can check.
+
+The core is pure (no I/O, no frameworks); use cases report through a
+`Reporter` and never print; ports depend on nothing concrete; entry points
+that do not talk to Prefect never import it.
+"""
 
 from __future__ import annotations
 
@@ -58,6 +63,39 @@ def test_core_does_not_touch_files_clock_or_environment() -> None:
         if needle in path.read_text(encoding="utf-8")
     ]
     assert offenders == []
+
+
+USECASES = sorted((ROOT / "flowportal" / "usecases").glob("*.py"))
+
+
+def prints_or_writes_to_a_console(path: Path) -> list[str]:
+    """Calls of print(), writes to sys.stdout/stderr and rich imports in one module."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = sorted(m for m in imported_modules(path) if m == "rich" or m.startswith("rich."))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
+            found.append(f"print() at line {node.lineno}")
+        if (isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr")
+                and isinstance(node.value, ast.Name) and node.value.id == "sys"):
+            found.append(f"sys.{node.attr} at line {node.lineno}")
+    return found
+
+
+@pytest.mark.parametrize("path", USECASES, ids=lambda p: p.name)
+def test_use_cases_never_print(path: Path) -> None:
+    assert prints_or_writes_to_a_console(path) == [], path.name
+
+
+def test_the_print_check_itself_catches_violations(tmp_path: Path) -> None:
+    sample = tmp_path / "sample.py"
+    sample.write_text("import sys\nfrom rich.console import Console\nprint('x')\nsys.stdout.write('y')\n")
+    found = prints_or_writes_to_a_console(sample)
+    assert "rich.console" in found and "print() at line 3" in found and "sys.stdout at line 4" in found
+
+
+def test_ports_import_no_adapter() -> None:
+    ports = ROOT / "flowportal" / "usecases" / "ports.py"
+    assert sorted(m for m in imported_modules(ports) if m.split(".")[0] == "portal_io") == []
 
 
 def _modules_after(code: str, cwd: Path = ROOT) -> dict[str, bool]:

@@ -9,7 +9,7 @@ goes through the real use cases; only the Prefect API is replaced, by
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import attrs
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fakes import fake_dependencies
 from support.memory_gateway import InMemoryGateway
 from support.strategies import deployed_states, sluggable_names, version_tags
 
@@ -93,10 +94,6 @@ def name(flow: str, env: str, branch: str = "main") -> str:
     return DeploymentName.build("acme-demo", branch, flow, env).format()
 
 
-def no_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
-    return dict.fromkeys(entrypoints)
-
-
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     (tmp_path / "config").mkdir()
@@ -128,13 +125,13 @@ def run_deploy(workspace: Workspace, gw: InMemoryGateway, flows: Sequence[str] =
                env: str = "dev", commit: str = "abc1234", **kwargs: Any) -> Outcome:
     request = DeployRequest(flows=tuple(flows), env=env, branch="main", commit=commit,
                             package_version="1.0.0", **kwargs)
-    return deploy(workspace, request, gateway=gw, schema_reader=no_schemas)
+    return deploy(workspace, request, fake_dependencies(gw))
 
 
 def run_promote(workspace: Workspace, src_gw: InMemoryGateway, dst_gw: InMemoryGateway,
                 flows: Sequence[str] = (), src: str = "dev", dst: str = "uat", **kwargs: Any) -> Outcome:
     request = PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch="main", **kwargs)
-    return promote(workspace, request, source_gateway=src_gw, target_gateway=dst_gw)
+    return promote(workspace, request, fake_dependencies(per_env={src: src_gw, dst: dst_gw}))
 
 
 def actions(outcome: Outcome) -> dict[str, Action]:
@@ -352,13 +349,13 @@ def test_an_explicit_paused_in_config_unpauses(workspace: Workspace) -> None:
 def test_a_branch_that_slugs_like_another_is_refused(workspace: Workspace, dev: InMemoryGateway) -> None:
     deploy(workspace, DeployRequest(flows=("hello_world",), env="dev", branch="feature/x",
                                     commit="abc1234", package_version="1"),
-           gateway=dev, schema_reader=no_schemas)
+           fake_dependencies(dev))
     written = list(dev.writes)
 
     with pytest.raises(PlanError) as raised:
         deploy(workspace, DeployRequest(flows=("hello_world",), env="dev", branch="feature-x",
                                         commit="abc1234", package_version="1"),
-               gateway=dev, schema_reader=no_schemas)
+               fake_dependencies(dev))
 
     assert "belongs to branch 'feature/x'" in raised.value.problems[0]
     assert dev.writes == written
@@ -483,7 +480,8 @@ def test_diff_shows_the_promotion_plan_without_applying_it(
     run_deploy(workspace, dev, flows=["hello_world"], commit="def5678")
     attempts = list(uat.attempts)
 
-    outcome = diff(workspace, "dev", "uat", branch="main", source_gateway=dev, target_gateway=uat)
+    both = fake_dependencies(per_env={"dev": dev, "uat": uat})
+    outcome = diff(workspace, PromoteRequest("dev", "uat", branch="main"), both)
 
     assert outcome.exit_code == 2
     assert actions(outcome) == {"hello_world": Action.UPDATE, "nightly_etl": Action.UNCHANGED,
@@ -493,8 +491,7 @@ def test_diff_shows_the_promotion_plan_without_applying_it(
     assert uat.attempts == attempts
 
     run_promote(workspace, dev, uat)
-    assert diff(workspace, "dev", "uat", branch="main", source_gateway=dev,
-                target_gateway=uat).exit_code == 0
+    assert diff(workspace, PromoteRequest("dev", "uat", branch="main"), both).exit_code == 0
 
 
 # --------------------------------------------------------------------------- inventory

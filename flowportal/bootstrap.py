@@ -1,0 +1,141 @@
+"""The one place that decides which adapters the use cases talk to.
+
+Use cases take a `Dependencies` value and never choose an adapter themselves:
+the CLI tasks and the `Portal` facade call `bootstrap()` for the real ones
+(Prefect API over HTTP, the embedded local server, git, GitHub through ghapi),
+tests build a `Dependencies` with in-memory fakes. Everything is imported
+lazily, so wiring costs nothing on paths that never talk to a server.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from flowportal.usecases.ports import (
+    ApiTarget,
+    CheckoutReader,
+    DeploymentGateway,
+    GitHubConnector,
+    PrefectConnector,
+    SchemaReader,
+    WorkflowGateway,
+)
+from flowportal.workspace import STATE_DIR, Workspace
+from portal_core.environment import Environment
+
+
+@attrs.frozen
+class Dependencies:
+    prefect: PrefectConnector
+    schemas: SchemaReader
+    checkout: CheckoutReader
+    github: GitHubConnector
+
+
+def bootstrap(environ: Mapping[str, str] | None = None) -> Dependencies:
+    """The real adapters, reading credentials and API URLs from `environ` (default: os.environ)."""
+    env = os.environ if environ is None else environ
+    return Dependencies(
+        prefect=PrefectApis(env),
+        schemas=read_schemas,
+        checkout=GitCheckout(),
+        github=GitHubActions(env),
+    )
+
+
+# --------------------------------------------------------------------------- Prefect
+
+
+@attrs.frozen
+class PrefectApis:
+    """Order: the environment's `prefect_api_url`; else `PREFECT_API_URL` from the
+    shell; else the embedded local server under `.portal/server`, started on demand."""
+
+    environ: Mapping[str, str]
+
+    def __call__(
+        self, workspace: Workspace, environment: Environment, notify: Callable[[str], None]
+    ) -> tuple[ApiTarget, DeploymentGateway]:
+        target = self.target(workspace, environment, notify)
+        return target, self.gateway(workspace, target)
+
+    def target(
+        self, workspace: Workspace, environment: Environment, notify: Callable[[str], None]
+    ) -> ApiTarget:
+        env = environment.config
+        api_key = self.environ.get(env.api_key_env) or None
+        if env.prefect_api_url:
+            return ApiTarget(env.prefect_api_url, api_key, env.ui_url)
+        if self.environ.get("PREFECT_API_URL"):
+            return ApiTarget(self.environ["PREFECT_API_URL"], api_key, env.ui_url)
+        from portal_io.local_server import LocalServer
+
+        server = LocalServer(workspace.state_dir / "server", notify=notify)
+        url = server.ensure_running()
+        if server.last_start_seconds is not None:
+            notify(f"started the embedded Prefect server at {url} in {server.last_start_seconds:.1f}s "
+                   f"(log: {server.log_path}; `invoke server.stop` stops it)")
+        return ApiTarget(url, None, env.ui_url, embedded=True)
+
+    def gateway(self, workspace: Workspace, target: ApiTarget) -> DeploymentGateway:
+        from portal_io.prefect_gateway import PrefectGateway
+
+        return PrefectGateway(target.url, target.api_key, workspace.config.write_concurrency)
+
+
+def read_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
+    from portal_io.prefect_gateway import parameter_schemas
+    from portal_io.schema_cache import cached_schemas
+
+    return cached_schemas(root, entrypoints, parameter_schemas, root / STATE_DIR / "cache")
+
+
+# --------------------------------------------------------------------------- git
+
+
+class GitCheckout:
+    def branch(self, root: Path) -> str:
+        from portal_io import git
+
+        return git.current_branch(root)
+
+    def commit(self, root: Path) -> str:
+        from portal_io import git
+
+        return git.short_commit(root)
+
+    def package_version(self, root: Path) -> str | None:
+        from portal_io.project_files import read_pyproject
+
+        return read_pyproject(root).version
+
+
+# --------------------------------------------------------------------------- GitHub
+
+
+@attrs.frozen
+class GitHubActions:
+    """Repository from `--repo` or the origin remote; token from the environment or `gh`."""
+
+    environ: Mapping[str, str]
+    run: Callable[..., subprocess.CompletedProcess[Any]] = subprocess.run
+
+    def default_ref(self, root: Path) -> str:
+        from portal_io.github_gateway import current_branch
+
+        return current_branch(root, run=self.run)
+
+    def connect(self, root: Path, repo: str | None) -> WorkflowGateway:
+        from portal_core.github import api_url_for
+        from portal_io.github_gateway import GitHubGateway, resolve_repo, resolve_token
+
+        repo_ref = resolve_repo(root, repo, run=self.run)
+        url = self.environ.get("GITHUB_API_URL") or api_url_for(repo_ref)
+        token = resolve_token(self.environ, run=self.run, hostname=repo_ref.host)
+        return GitHubGateway(repo_ref.owner, repo_ref.name, token, url)
