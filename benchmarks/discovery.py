@@ -1,4 +1,4 @@
-"""Flow discovery: flowportal vs the seed SDK, side by side in one run (SPEC section 8).
+"""Flow discovery: flowportal vs the seed SDK, side by side in one run.
 
     python benchmarks/discovery.py [--files 5000] [--repeat 3] [--flow-share 0.02] [--no-seed]
 
@@ -156,8 +156,8 @@ def generate(
     """Write the tree (replacing a previous one) and return what it contains.
 
     `flow_share` is the fraction of modules that define flows (1-2 each). The
-    default, 2% (about 150 flows in 5,000 files), is the scale of SPEC's "100
-    flows" deploy benchmark; it is the one parameter our cold time depends on,
+    default, 2% (about 150 flows in 5,000 files), is the scale of the 100-flow
+    deploy benchmark; it is the one parameter our cold time depends on,
     since only such modules are parsed. Another 6% are Prefect task modules that
     talk about flows and 0.4% are `@app.flow` decoys: both pass the cheap
     textual check and must be told apart by parsing.

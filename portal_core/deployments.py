@@ -12,7 +12,6 @@ from typing import Any
 
 import attrs
 
-from portal_core.names import DeploymentName
 from portal_core.tags import VersionTags
 
 
@@ -33,6 +32,10 @@ def _steps(value: Any) -> tuple[Mapping[str, Any], ...]:
 
 def _schedules(value: Any) -> tuple[Schedule, ...]:
     return tuple(value)
+
+
+def _names(value: Any) -> frozenset[str]:
+    return frozenset(value)
 
 
 @attrs.frozen
@@ -70,10 +73,6 @@ class DeploymentFields:
     def version_tags(self) -> VersionTags | None:
         return VersionTags.from_tags(self.tags)
 
-    @property
-    def parsed_name(self) -> DeploymentName | None:
-        return DeploymentName.parse(self.name)
-
 
 @attrs.frozen
 class DeploymentSpec(DeploymentFields):
@@ -83,7 +82,7 @@ class DeploymentSpec(DeploymentFields):
     """
 
     flow_key: str = ""
-    secret_names: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset, repr=False)
+    secret_names: frozenset[str] = attrs.field(default=frozenset(), converter=_names, repr=False)
 
     def __repr__(self) -> str:  # job_variables may hold secret values
         return f"DeploymentSpec(name={self.name!r}, version={self.version!r})"

@@ -1,4 +1,4 @@
-"""Find Prefect flows in source text without importing it (SPEC section 4).
+"""Find Prefect flows in source text without importing it.
 
 Importing user modules to find flows needs every dependency of every module
 installed and runs their import-time side effects; the seed SDK did that at

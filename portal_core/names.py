@@ -1,4 +1,4 @@
-"""Naming rules: flow keys, slugs and deployment names (SPEC section 3).
+"""Naming rules: flow keys, slugs and deployment names.
 
 Deployment names are `{project}--{branch}--{hyphen_flow}--{env}`. Every part is
 made of characters Prefect accepts in names and that survive a look-up by name

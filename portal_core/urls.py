@@ -31,6 +31,3 @@ def ui_base(api_url: str, ui_url: str | None = None) -> str:
 def deployment_url(api_url: str, deployment_id: str, ui_url: str | None = None) -> str:
     return f"{ui_base(api_url, ui_url)}/deployments/deployment/{deployment_id}"
 
-
-def flow_run_url(api_url: str, flow_run_id: str, ui_url: str | None = None) -> str:
-    return f"{ui_base(api_url, ui_url)}/runs/flow-run/{flow_run_id}"

@@ -1,4 +1,4 @@
-"""A warm cache of per-file discovery results (SPEC section 8).
+"""A warm cache of per-file discovery results.
 
 Re-running `list-flows` on an unchanged tree should cost a directory walk and a
 `stat` per file, not a read and parse. Each file's `ParseResult` is stored under

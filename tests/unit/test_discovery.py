@@ -1,6 +1,6 @@
-"""Flow discovery from source text (portal_core.discovery, SPEC section 4).
+"""Flow discovery from source text (portal_core.discovery).
 
-Each seed SDK defect in SPEC section 10 that concerns discovery has an example
+Each discovery defect of the seed SDK has an example
 here (bare `@flow`, `async def`, aliases, `@app.flow`, unstable ids, no line
 numbers), and the laws that must hold for every input are hypothesis
 properties.

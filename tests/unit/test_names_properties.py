@@ -1,4 +1,4 @@
-"""The laws of names and tags (SPEC section 3), stated as hypothesis properties.
+"""The laws of names and tags, stated as hypothesis properties.
 
 Example tests show the rules work for the values someone thought of; these
 show they hold for arbitrary text, including the unicode, whitespace and
