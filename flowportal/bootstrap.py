@@ -115,6 +115,11 @@ class GitCheckout:
 
         return read_pyproject(root).version
 
+    def status(self, root: Path) -> list[tuple[str, str]]:
+        from portal_io import git
+
+        return git.status(root)
+
 
 # --------------------------------------------------------------------------- GitHub
 

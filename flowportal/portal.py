@@ -58,10 +58,9 @@ class Portal:
         return list_flows(Path(root) if root is not None else None, self.root).discovery
 
     def list_flows(self, root: str | Path | None = None) -> list[FlowRecord]:
-        """The flows, sorted by key; colliding keys raise `DiscoveryError`."""
-        discovery = self.discover(root)
-        discovery.raise_for_collisions()
-        return list(discovery.flows)
+        """The flows, sorted by key. Flows that share a key are all listed (see `discover`
+        for the collisions); only deploying such a key is refused."""
+        return list(self.discover(root).flows)
 
     def list_deployments(self, envs: Sequence[str] | None = None) -> DeploymentListing:
         from flowportal.usecases.list_deployments import list_deployments
@@ -78,11 +77,13 @@ class Portal:
         commit: str | None = None,
         package_version: str | None = None,
         image: str | None = None,
+        adopt: bool = False,
     ) -> Outcome:
         from flowportal.usecases.deploy import deploy
 
         request = DeployRequest(flows=tuple(flows), env=env, branch=branch, commit=commit,
-                                package_version=package_version, image=image, dry_run=dry_run)
+                                package_version=package_version, image=image, dry_run=dry_run,
+                                adopt=adopt)
         return deploy(self.workspace, request, self.deps)
 
     def promote(
@@ -94,11 +95,12 @@ class Portal:
         branch: str | None = None,
         force: bool = False,
         dry_run: bool = False,
+        adopt: bool = False,
     ) -> Outcome:
         from flowportal.usecases.promote import promote
 
         request = PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch=branch,
-                                 force=force, dry_run=dry_run)
+                                 force=force, dry_run=dry_run, adopt=adopt)
         return promote(self.workspace, request, self.deps)
 
     def diff(self, src: str, dst: str, flows: Sequence[str] = (), *,

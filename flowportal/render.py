@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from portal_core.flows import FlowRecord
+from portal_core.discovery import Discovery
 from portal_core.plan import Action, Change, Plan
 
 _SYMBOLS = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.UNCHANGED: ("=", "dim")}
@@ -40,16 +40,24 @@ def escape(text: str) -> str:
     return escape(text)
 
 
-def flows_table(flows: Sequence[FlowRecord], errors: Sequence[str] = ()) -> None:
+def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
+    """Colliding keys are marked `!` in the table and explained below it."""
     from rich.table import Table
 
+    flows = discovery.flows
     table = Table(title=f"{len(flows)} flows", title_justify="left")
     for column in ("key", "location", "group", "description"):
         table.add_column(column, overflow="fold")
     for flow in flows:
-        table.add_row(flow.key, flow.location, "/".join(flow.grouping), flow.description)
+        key = escape(flow.key)
+        if discovery.collision_of(flow.key) is not None:
+            key = f"[yellow]!{key}[/]"
+        table.add_row(key, escape(flow.location), escape("/".join(flow.grouping)),
+                      escape(flow.description))
     out = console()
     out.print(table)
+    for problem in discovery.collision_problems(discovery.keys):
+        warning_line(f"{problem} (deploying this key is refused until then)")
     for error in errors:
         warning_line(f"skipped {error}")
 
@@ -59,6 +67,8 @@ def _change_lines(change: Change) -> list[str]:
     head = f"[{colour}]{symbol} {change.action.value:<9}[/] {escape(change.name)}"
     if change.action is Action.CREATE:
         head += f"  [dim]version {escape(change.spec.version)}[/]"
+    if change.adopted_flow is not None:
+        head += f"  [cyan]adopt[/] [dim](kept under flow '{escape(change.adopted_flow)}')[/]"
     lines = [head]
     lines += [f"      {escape(field.render())}" for field in change.fields]
     return lines

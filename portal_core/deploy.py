@@ -14,6 +14,7 @@ import attrs
 
 from portal_core.config import ProjectConfig, did_you_mean
 from portal_core.deployments import DeployedState, DeploymentSpec
+from portal_core.discovery import Discovery
 from portal_core.environment import (
     CodeVersion,
     Environment,
@@ -29,7 +30,7 @@ from portal_core.plan import Plan, index_by_name, make_plan
 from portal_core.selection import ALL, select_keys
 from portal_core.tags import VersionTags
 
-__all__ = ["ALL", "DeployContext", "build_deploy_spec", "plan_deploy", "select_flows"]
+__all__ = ["ALL", "DIRTY_SUFFIX", "DeployContext", "build_deploy_spec", "plan_deploy", "select_flows"]
 
 
 @attrs.frozen
@@ -43,18 +44,57 @@ class DeployContext:
     image: str | None = None  # explicit image; else the config's image template
 
 
-def select_flows(flows: Sequence[FlowRecord], requested: Iterable[str]) -> tuple[FlowRecord, ...]:
-    """Resolve `--flow` values (keys, original names or `all`); unknown ones fail together."""
-    by_key = {f.key: f for f in flows}
+def select_flows(discovery: Discovery, requested: Iterable[str]) -> tuple[FlowRecord, ...]:
+    """Resolve `--flow` values (keys, original names or `all`); unknown ones fail together,
+    and so does any selected key that two flows share (`all` selects them too)."""
+    by_key = discovery.by_key()
     keys, problems = select_keys(
         requested,
         list(by_key),
         unknown=lambda asked, _key: f"unknown flow {asked!r}{did_you_mean(asked, by_key)}",
         when_empty="no flow given: pass --flow NAME (repeatable) or --flow all",
     )
+    problems += discovery.collision_problems(keys)
     if problems:
         raise PlanError(problems)
     return tuple(by_key[key] for key in keys)
+
+
+DIRTY_SUFFIX = "-dirty"
+#: Besides the flows root, what a deployment's behaviour depends on: its config and
+#: the package metadata (name, version).
+WATCHED_PATHS = ("config", "pyproject.toml")
+
+
+def uncommitted_paths(
+    status: Iterable[tuple[str, str]], flows_root: str, watched: Sequence[str] = WATCHED_PATHS
+) -> list[str]:
+    """The changes that make a checkout differ from its commit in what a deployment runs.
+
+    `status` is git's `(XY, path)` per changed file. Counted: any tracked change
+    under the flows root or a watched path, and untracked Python files under the
+    flows root (a new module is code the commit does not have). Untracked files
+    elsewhere are not the deployed code.
+    """
+    root = flows_root.strip().strip("/").removeprefix("./")
+    root = "" if root in ("", ".") else root
+
+    def under(path: str, top: str) -> bool:
+        return top == "" or path == top or path.startswith(top.rstrip("/") + "/")
+
+    found = []
+    for code, path in status:
+        if code == "??":
+            if under(path, root) and path.endswith(".py"):
+                found.append(path)
+        elif under(path, root) or any(under(path, w) for w in watched if w):
+            found.append(path)
+    return found
+
+
+def dirty_commit(commit: str) -> str:
+    """The version recorded for a checkout with uncommitted changes: never the clean one."""
+    return commit if commit.endswith(DIRTY_SUFFIX) else commit + DIRTY_SUFFIX
 
 
 def render_image(template: str | None, project: str, version: VersionTags) -> str | None:
@@ -137,8 +177,12 @@ def plan_deploy(
     values: EnvValues,
     schemas: Mapping[str, Mapping[str, Any] | None],
     current: Sequence[DeployedState],
+    adopt: bool = False,
 ) -> Plan:
-    """Everything that can be wrong is reported at once, before anything is written."""
+    """Everything that can be wrong is reported at once, before anything is written.
+
+    `adopt` takes over same-named deployments of unknown origin (see `make_plan`).
+    """
     problems = missing_secret_problems(environment, values)
     specs = []
     for flow in flows:
@@ -157,7 +201,7 @@ def plan_deploy(
         for flow in flows
         if config.flow_config(flow.key).triggers
     ]
-    return make_plan(environment.name, specs, current, warnings)
+    return make_plan(environment.name, specs, current, warnings, adopt=adopt)
 
 
 def deployment_names(

@@ -164,8 +164,25 @@ class Discovery:
         return tuple(f.key for f in self.flows)
 
     def by_key(self) -> dict[str, FlowRecord]:
-        """Flows by key; meaningful only once `raise_for_collisions` has passed."""
+        """Flows by key; for a colliding key, one of its flows (check `collision_problems`)."""
         return {f.key: f for f in self.flows}
+
+    def collision_of(self, key: str) -> KeyCollision | None:
+        return next((c for c in self.collisions if c.key == key), None)
+
+    def collision_problems(self, keys: Iterable[str]) -> list[str]:
+        """Why the selected `keys` cannot be acted on: one line per colliding key.
+
+        Listing shows colliding flows (real repositories often reuse a flow name in
+        two files); only acting on an ambiguous key is refused, since it would pick
+        one file's code for a deployment the other file's flow also claims.
+        """
+        wanted = set(keys)
+        return [
+            f"{c.format()}; give all but one of them a distinct name= in the @flow decorator"
+            for c in self.collisions
+            if c.key in wanted
+        ]
 
     def raise_for_collisions(self) -> None:
         """Refuse to go on with ambiguous keys (one message naming every location)."""

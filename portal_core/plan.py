@@ -14,6 +14,7 @@ from typing import Any
 import attrs
 
 from portal_core.deployments import DeployedState, DeploymentSpec
+from portal_core.errors import PlanError
 
 REDACTED = "<secret>"
 DEFAULT_WORK_QUEUE = "default"
@@ -61,6 +62,9 @@ class Change:
     spec: DeploymentSpec
     current: DeployedState | None = None
     fields: tuple[FieldChange, ...] = ()
+    #: The deployment is taken over where it is, under this (other) flow name: one made
+    #: by the seed SDK (underscore flow names) or by hand with --adopt.
+    adopted_flow: str | None = None
 
     @property
     def pending(self) -> bool:
@@ -72,6 +76,7 @@ class Change:
             "name": self.name,
             "action": self.action.value,
             "version": self.spec.version,
+            "adopted_flow": self.adopted_flow,
             "fields": [
                 {"field": f.field, "before": f.before, "after": f.after} for f in self.fields
             ],
@@ -241,27 +246,65 @@ def index_by_name(states: Iterable[DeployedState]) -> dict[str, DeployedState]:
     return index
 
 
+def group_by_name(states: Iterable[DeployedState]) -> dict[str, list[DeployedState]]:
+    """Every deployment of each exact name (Prefect keys deployments by flow *and* name)."""
+    groups: dict[str, list[DeployedState]] = {}
+    for state in states:
+        group = groups.setdefault(state.name, [])
+        if all(other.id != state.id or not state.id for other in group):
+            group.append(state)
+    return groups
+
+
+def _same_name_problem(name: str, group: Sequence[DeployedState]) -> str:
+    flows = ", ".join(sorted(repr(s.flow_name) for s in group))
+    return (f"{len(group)} deployments are named {name} (flows {flows}); delete all but one "
+            f"(e.g. prefect deployment delete '<flow>/{name}') so exactly one remains")
+
+
+def _unknown_origin_problem(name: str, existing: DeployedState) -> str:
+    return (f"{name} already exists under flow {existing.flow_name!r} and carries no version tags "
+            f"(not made by flowportal or acme-portal-sdk); pass --adopt to take it over in place, "
+            f"or delete it")
+
+
 def make_plan(
     env: str,
     specs: Sequence[DeploymentSpec],
     current: Iterable[DeployedState],
     warnings: Sequence[str] = (),
     source_env: str | None = None,
+    adopt: bool = False,
 ) -> Plan:
-    current = list(current)
-    same_flow = {(s.name, s.flow_name): s for s in reversed(current)}
-    by_name = index_by_name(current)
-    changes = []
+    """Never two deployments with one name.
+
+    Prefect keys deployments by (flow, name), so an upsert under our flow name
+    would create a second deployment beside one of the same name under another
+    flow, and both would run their schedules. A same-named deployment with
+    version tags (made by the seed SDK, whose flow names are the underscore
+    form, or by flowportal before a flow was renamed) is adopted: updated in
+    place under the flow it already has, so its id, runs and history stay. One
+    of unknown origin stops the plan unless `adopt` is set; several of one name
+    always stop it.
+    """
+    groups = group_by_name(current)
+    changes, problems = [], []
     for spec in specs:
-        # Prefect keys deployments by (flow, name): an upsert only replaces the one
-        # under the same flow. One under another flow (left over after a flow was
-        # renamed) is not what we would write over, so it is not our "current".
-        found = same_flow.get((spec.name, spec.flow_name))
-        other = by_name.get(spec.name)
-        if found is None and other is not None:
-            warnings = (*warnings, f"{spec.name} also exists under flow {other.flow_name!r}; "
-                                   f"a new one is created under {spec.flow_name!r} (delete the old one)")
-        changes.append(plan_change(spec, found))
+        group = groups.get(spec.name, [])
+        if len(group) > 1:
+            problems.append(_same_name_problem(spec.name, group))
+            continue
+        existing = group[0] if group else None
+        if existing is None or existing.flow_name == spec.flow_name:
+            changes.append(plan_change(spec, existing))
+            continue
+        if existing.version_tags is None and not adopt:
+            problems.append(_unknown_origin_problem(spec.name, existing))
+            continue
+        adopted = attrs.evolve(spec, flow_name=existing.flow_name)
+        changes.append(attrs.evolve(plan_change(adopted, existing), adopted_flow=existing.flow_name))
+    if problems:
+        raise PlanError(problems)
     return Plan(env=env, changes=tuple(changes), warnings=tuple(warnings), source_env=source_env)
 
 

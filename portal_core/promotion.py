@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from portal_core.config import ProjectConfig, did_you_mean
+from portal_core.deploy import DIRTY_SUFFIX
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.environment import (
     CodeVersion,
@@ -119,6 +120,7 @@ def plan_promotion(
     target_states: Iterable[DeployedState],
     values: EnvValues,
     force: bool = False,
+    adopt: bool = False,
 ) -> Plan:
     """Validate everything, then plan; any problem fails the whole promotion."""
     problems: list[str] = []
@@ -155,10 +157,16 @@ def plan_promotion(
         if len(groups[key]) > 1:
             problems.append(_twins_problem(src, groups[key]))
             continue
+        source = available[key]
+        commit = source.version_tags.commit if source.version_tags else ""
+        if commit.endswith(DIRTY_SUFFIX) and not force:
+            problems.append(f"{source.name} runs {commit}, deployed from uncommitted changes; "
+                            f"commit and deploy again, or promote it with --force")
+            continue
         try:
-            specs.append(promoted_spec(available[key], key, config, branch, target, values))
+            specs.append(promoted_spec(source, key, config, branch, target, values))
         except PlanError as err:
             problems.extend(err.problems)
     if problems:
         raise PlanError(problems)
-    return make_plan(dst, specs, target_states, source_env=src)
+    return make_plan(dst, specs, target_states, source_env=src, adopt=adopt)

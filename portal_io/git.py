@@ -13,6 +13,10 @@ class GitError(PortalError):
 
 
 def _git(root: Path, *args: str) -> str:
+    return _git_raw(root, *args).strip()
+
+
+def _git_raw(root: Path, *args: str) -> str:
     try:
         done = subprocess.run(
             ["git", *args], cwd=root, capture_output=True, text=True, timeout=15, check=False
@@ -24,7 +28,7 @@ def _git(root: Path, *args: str) -> str:
     if done.returncode != 0:
         message = (done.stderr.strip().splitlines() or ["failed"])[-1]
         raise GitError(f"git {' '.join(args)}: {message}; pass --branch/--commit to override")
-    return done.stdout.strip()
+    return done.stdout
 
 
 def current_branch(root: Path) -> str:
@@ -36,3 +40,24 @@ def current_branch(root: Path) -> str:
 
 def short_commit(root: Path) -> str:
     return _git(root, "rev-parse", "--short", "HEAD")
+
+
+def status(root: Path) -> list[tuple[str, str]]:
+    """`(XY code, path)` for every changed or untracked file under `root`, paths relative
+    to `root` (git's porcelain format, NUL-separated so that any file name survives)."""
+    prefix = _git(root, "rev-parse", "--show-prefix")
+    out = _git_raw(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--", ".")
+    entries: list[tuple[str, str]] = []
+    fields = out.split("\0")
+    index = 0
+    while index < len(fields):
+        entry = fields[index]
+        index += 1
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code[0] in "RC":  # a rename/copy is followed by its source path
+            index += 1
+        if path.startswith(prefix):  # porcelain paths are relative to the repository's top
+            entries.append((code, path[len(prefix):]))
+    return entries

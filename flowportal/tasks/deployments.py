@@ -29,6 +29,7 @@ from flowportal.tasks.common import (
         "via": "'prefect' (default): write directly; 'github': run the deploy workflow",
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
+        "adopt": "take over same-named deployments not made by flowportal or acme-portal-sdk",
     },
 )
 @one_line_errors
@@ -45,6 +46,7 @@ def deploy(
     via: str = "prefect",
     ref: str = "",
     watch: bool = False,
+    adopt: bool = False,
 ) -> None:
     """Deploy flows to an environment: plan, then apply."""
 
@@ -66,6 +68,7 @@ def deploy(
     request = DeployRequest(
         flows=tuple(flow), env=env, branch=branch or None, commit=commit or None,
         package_version=package_version or None, image=image or None, dry_run=dry_run,
+        adopt=adopt,
     )
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, bootstrap(), reporter)

@@ -11,9 +11,10 @@ from flowportal.tasks.common import one_line_errors
 
 
 @task(help={"root": "directory to scan (default: the project's flows_root)",
-            "json": "print JSON records (seed SDK field names) instead of a table"})
+            "json": "print JSON records (seed SDK field names) instead of a table",
+            "strict": "exit 1 when two flows share a key (default: list them, marked, exit 0)"})
 @one_line_errors
-def list_flows(c: Context, root: str | None = None, json: bool = False) -> None:
+def list_flows(c: Context, root: str | None = None, json: bool = False, strict: bool = False) -> None:
     """List the Prefect flows in the source tree."""
     from flowportal import render
     from flowportal.usecases.list_flows import list_flows as run
@@ -22,5 +23,6 @@ def list_flows(c: Context, root: str | None = None, json: bool = False) -> None:
     if json:
         render.print_json(listing.records())
     else:
-        render.flows_table(listing.discovery.flows, [str(e) for e in listing.discovery.errors])
-    listing.discovery.raise_for_collisions()
+        render.flows_table(listing.discovery, [str(e) for e in listing.discovery.errors])
+    if strict:
+        listing.discovery.raise_for_collisions()

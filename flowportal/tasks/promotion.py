@@ -28,6 +28,7 @@ from flowportal.tasks.common import (
         "via": "'prefect' (default) or 'github' (run the promote workflow)",
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
+        "adopt": "take over same-named deployments in dst not made by flowportal or acme-portal-sdk",
     },
 )
 @one_line_errors
@@ -43,6 +44,7 @@ def promote(
     via: str = "prefect",
     ref: str = "",
     watch: bool = False,
+    adopt: bool = False,
 ) -> None:
     """Promote the code version running in src to dst: plan, then apply."""
     if not src or not dst:
@@ -62,7 +64,7 @@ def promote(
     from flowportal.usecases.promote import promote as run
 
     request = PromoteRequest(src=src, dst=dst, flows=tuple(flow), branch=branch or None,
-                             force=force, dry_run=dry_run)
+                             force=force, dry_run=dry_run, adopt=adopt)
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, bootstrap(), reporter)
     report_outcome(outcome, json)

@@ -10,7 +10,14 @@ from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import CheckoutReader
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
-from portal_core.deploy import DeployContext, deployment_names, plan_deploy, select_flows
+from portal_core.deploy import (
+    DeployContext,
+    deployment_names,
+    dirty_commit,
+    plan_deploy,
+    select_flows,
+    uncommitted_paths,
+)
 
 if TYPE_CHECKING:
     from flowportal.bootstrap import Dependencies
@@ -25,14 +32,31 @@ class DeployRequest:
     package_version: str | None = None
     image: str | None = None
     dry_run: bool = False
+    adopt: bool = False  # take over same-named deployments of unknown origin
 
 
-def resolve_context(workspace: Workspace, request: DeployRequest, checkout: CheckoutReader) -> DeployContext:
-    """Flags win (CI passes them); otherwise ask git and pyproject."""
+def resolve_context(
+    workspace: Workspace, request: DeployRequest, checkout: CheckoutReader, reporter: Reporter
+) -> DeployContext:
+    """Flags win (CI passes them); otherwise ask git and pyproject.
+
+    A checkout with uncommitted changes to what it deploys is recorded as
+    `<commit>-dirty`, so "the exact tested version" never names a commit that
+    does not hold the code that ran.
+    """
     root = workspace.root
+    commit = request.commit
+    if commit is None:
+        commit = checkout.commit(root)
+        changed = uncommitted_paths(checkout.status(root), workspace.config.flows_root)
+        if changed:
+            commit = dirty_commit(commit)
+            shown = ", ".join(changed[:3]) + (f" and {len(changed) - 3} more" if len(changed) > 3 else "")
+            reporter.warning(f"uncommitted changes ({shown}): deploying as commit {commit}; "
+                             "commit them to deploy an exact, promotable version")
     return DeployContext(
         branch=request.branch or checkout.branch(root),
-        commit=request.commit or checkout.commit(root),
+        commit=commit,
         package_version=request.package_version or checkout.package_version(root) or "0.0.0",
         project_root=str(root),
         image=request.image,
@@ -49,18 +73,17 @@ def deploy(
     config = workspace.config
     environment = config.environment(request.env)  # unknown env fails before anything else
     discovery = workspace.discover()
-    discovery.raise_for_collisions()
     for error in discovery.errors:
         reporter.warning(f"skipped {error}")
-    flows = select_flows(discovery.flows, request.flows)
-    context = resolve_context(workspace, request, deps.checkout)
+    flows = select_flows(discovery, request.flows)
+    context = resolve_context(workspace, request, deps.checkout, reporter)
     values = workspace.env_values(environment)
     target, gateway = deps.prefect(workspace, environment, reporter.step)
 
     names = deployment_names(flows, config.project, context.branch, environment)
     current = gateway.read_deployments(names=names)
     schemas = deps.schemas(workspace.root, [f.entrypoint for f in flows])
-    plan = plan_deploy(flows, config, environment, context, values, schemas, current)
+    plan = plan_deploy(flows, config, environment, context, values, schemas, current, request.adopt)
     pools = check_pools(plan, gateway, environment)
     for warning in plan.warnings:
         reporter.warning(warning)

@@ -18,7 +18,17 @@ class FlowListing:
     discovery: Discovery
 
     def records(self) -> list[dict[str, Any]]:
-        return [flow_to_record(f, str(self.root)) for f in self.discovery.flows]
+        """Seed-SDK FlowDetails records; a flow whose key another flow shares says so in
+        `child_attributes.key_collision` (every location of that key)."""
+        records = []
+        for flow in self.discovery.flows:
+            record = flow_to_record(flow, str(self.root))
+            collision = self.discovery.collision_of(flow.key)
+            if collision is not None:
+                record["child_attributes"] = {**record["child_attributes"],  # type: ignore[dict-item]
+                                              "key_collision": list(collision.locations)}
+            records.append(record)
+        return records
 
 
 def list_flows(root: Path | None, cwd: Path) -> FlowListing:

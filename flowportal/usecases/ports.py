@@ -66,6 +66,10 @@ class CheckoutReader(Protocol):
 
     def package_version(self, root: Path) -> str | None: ...
 
+    def status(self, root: Path) -> list[tuple[str, str]]:
+        """git's `(XY, path)` for each changed or untracked file, paths relative to `root`."""
+        ...
+
 
 #: entrypoint -> parameter schema (None when it could not be computed) for the given entrypoints.
 SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, Any]]

@@ -24,6 +24,7 @@ class PromoteRequest:
     branch: str | None = None
     force: bool = False
     dry_run: bool = False
+    adopt: bool = False  # take over same-named deployments of unknown origin in dst
 
 
 def promote(
@@ -46,7 +47,7 @@ def promote(
     wanted_names = target_names(source_states, request.dst)
     target_states = destination.read_deployments(names=wanted_names) if wanted_names else []
     plan = plan_promotion(config, request.src, request.dst, branch, list(request.flows),
-                          source_states, target_states, values, request.force)
+                          source_states, target_states, values, request.force, request.adopt)
     pools = check_pools(plan, destination, target_env) if not request.dry_run else []
     reporter.plan(plan)
     return finish(plan, destination, target, reporter, pools, request.dry_run)

@@ -24,6 +24,7 @@ class FixedCheckout:
     branch_name: str = "main"
     commit_hash: str = "abc1234"
     version: str | None = "1.0.0"
+    changes: tuple[tuple[str, str], ...] = ()
 
     def branch(self, root: Path) -> str:
         return self.branch_name
@@ -33,6 +34,9 @@ class FixedCheckout:
 
     def package_version(self, root: Path) -> str | None:
         return self.version
+
+    def status(self, root: Path) -> list[tuple[str, str]]:
+        return list(self.changes)
 
 
 @attrs.frozen

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import attrs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support.strategies import deployment_specs
 
 from portal_core.deployments import DeploymentSpec, Schedule
+from portal_core.errors import PlanError
 from portal_core.plan import Action, Change, make_plan, plan_change, state_after
 
 SCHEDULES = st.lists(
@@ -45,17 +47,51 @@ def test_a_changed_schedule_is_active_again(spec: DeploymentSpec, schedules: lis
     assert all(s.active for s in change.spec.schedules)
 
 
+SDK_TAGS = ("PROJECT_NAME=acme", "BRANCH_NAME=main", "COMMIT_HASH=abc1234", "PACKAGE_VERSION=1.0")
+
+
 @settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), other_flow=st.text(min_size=1, max_size=8))
-def test_same_name_under_another_flow_is_not_what_an_upsert_replaces(
+def test_a_same_named_deployment_with_version_tags_is_adopted_in_place(
+    spec: DeploymentSpec, other_flow: str
+) -> None:
+    """Never two deployments with one name: one the seed SDK made (another flow name,
+    its version tags) is updated where it is, keeping its id and flow."""
+    deployed = state_after(Change(spec.flow_key, spec.name, Action.CREATE, spec), "id-1", "f-1")
+    sdk_made = attrs.evolve(deployed, flow_name=spec.flow_name + other_flow, tags=SDK_TAGS)
+
+    (change,) = make_plan("dev", [spec], [sdk_made]).changes
+
+    assert change.adopted_flow == sdk_made.flow_name
+    assert change.current == sdk_made
+    assert change.spec.flow_name == sdk_made.flow_name
+    assert change.action is not Action.CREATE
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=deployment_specs(), other_flow=st.text(min_size=1, max_size=8))
+def test_a_same_named_deployment_of_unknown_origin_stops_the_plan_unless_adopted(
     spec: DeploymentSpec, other_flow: str
 ) -> None:
     deployed = state_after(Change(spec.flow_key, spec.name, Action.CREATE, spec), "id-1", "f-1")
-    elsewhere = attrs.evolve(deployed, flow_name=spec.flow_name + other_flow)
+    by_hand = attrs.evolve(deployed, flow_name=spec.flow_name + other_flow, tags=("team=x",))
 
-    plan = make_plan("dev", [spec], [elsewhere])
-    assert [c.action for c in plan.changes] == [Action.CREATE]
-    assert any(spec.name in w and "also exists" in w for w in plan.warnings)
+    with pytest.raises(PlanError) as refused:
+        make_plan("dev", [spec], [by_hand])
+    (problem,) = refused.value.problems
+    assert spec.name in problem and "--adopt" in problem
 
-    both = make_plan("dev", [spec], [elsewhere, deployed])
-    assert both.changes[0].current == deployed
+    (change,) = make_plan("dev", [spec], [by_hand], adopt=True).changes
+    assert change.adopted_flow == by_hand.flow_name and change.current == by_hand
+
+
+@settings(max_examples=200, deadline=None)
+@given(spec=deployment_specs(), other_flow=st.text(min_size=1, max_size=8))
+def test_two_deployments_of_one_name_always_stop_the_plan(spec: DeploymentSpec, other_flow: str) -> None:
+    deployed = state_after(Change(spec.flow_key, spec.name, Action.CREATE, spec), "id-1", "f-1")
+    twin = attrs.evolve(deployed, id="id-2", flow_name=spec.flow_name + other_flow, tags=SDK_TAGS)
+
+    for adopt in (False, True):
+        with pytest.raises(PlanError) as refused:
+            make_plan("dev", [spec], [twin, deployed], adopt=adopt)
+        assert "2 deployments are named" in refused.value.problems[0]
