@@ -62,14 +62,14 @@ class Portal:
         for the collisions); only deploying such a key is refused."""
         return list(self.discover(root).flows)
 
-    def list_deployments(self, envs: Sequence[str] | None = None) -> DeploymentListing:
+    def list_deployments(self, envs: Sequence[str] | str | None = None) -> DeploymentListing:
         from flowportal.usecases.list_deployments import list_deployments
 
-        return list_deployments(self.workspace, envs, self.deps)
+        return list_deployments(self.workspace, [envs] if isinstance(envs, str) else envs, self.deps)
 
     def deploy(
         self,
-        flows: Sequence[str],
+        flows: Sequence[str] | str,
         env: str,
         *,
         dry_run: bool = False,
@@ -81,7 +81,7 @@ class Portal:
     ) -> Outcome:
         from flowportal.usecases.deploy import deploy
 
-        request = DeployRequest(flows=tuple(flows), env=env, branch=branch, commit=commit,
+        request = DeployRequest(flows=flows, env=env, branch=branch, commit=commit,
                                 package_version=package_version, image=image, dry_run=dry_run,
                                 adopt=adopt)
         return deploy(self.workspace, request, self.deps)
@@ -90,7 +90,7 @@ class Portal:
         self,
         src: str,
         dst: str,
-        flows: Sequence[str] = (),
+        flows: Sequence[str] | str = (),
         *,
         branch: str | None = None,
         force: bool = False,
@@ -99,13 +99,13 @@ class Portal:
     ) -> Outcome:
         from flowportal.usecases.promote import promote
 
-        request = PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch=branch,
+        request = PromoteRequest(src=src, dst=dst, flows=flows, branch=branch,
                                  force=force, dry_run=dry_run, adopt=adopt)
         return promote(self.workspace, request, self.deps)
 
-    def diff(self, src: str, dst: str, flows: Sequence[str] = (), *,
+    def diff(self, src: str, dst: str, flows: Sequence[str] | str = (), *,
              branch: str | None = None) -> Outcome:
         from flowportal.usecases.promote import diff
 
-        return diff(self.workspace, PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch=branch),
+        return diff(self.workspace, PromoteRequest(src=src, dst=dst, flows=flows, branch=branch),
                     self.deps)

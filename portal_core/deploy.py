@@ -7,6 +7,7 @@ resolved branch/commit/package version; the environment's half comes from
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -42,6 +43,25 @@ class DeployContext:
     package_version: str
     project_root: str  # absolute; only used for working-directory pull steps
     image: str | None = None  # explicit image; else the config's image template
+
+
+def control_character_problems(values: Mapping[str, str]) -> list[str]:
+    """Version values end up in tags, names and image references: no control characters
+    (a newline in `--commit` would be stored as is and break every reader)."""
+    return [
+        f"the {what} {value!r} contains a control character; pass it without one"
+        for what, value in values.items()
+        if any(unicodedata.category(ch) == "Cc" for ch in value)
+    ]
+
+
+def context_problems(context: DeployContext) -> list[str]:
+    required = {"branch": context.branch, "commit": context.commit,
+                "package version": context.package_version}
+    return control_character_problems({**required, "image": context.image or ""}) + [
+        f"the {what} is empty; pass --{what.replace(' ', '-')}"
+        for what, value in required.items() if not value.strip()
+    ]
 
 
 def select_flows(discovery: Discovery, requested: Iterable[str]) -> tuple[FlowRecord, ...]:
@@ -183,6 +203,8 @@ def plan_deploy(
 
     `adopt` takes over same-named deployments of unknown origin (see `make_plan`).
     """
+    if invalid := context_problems(context):  # names and tags cannot be built from these
+        raise PlanError(invalid)
     problems = missing_secret_problems(environment, values)
     specs = []
     for flow in flows:

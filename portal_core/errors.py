@@ -43,6 +43,10 @@ class DiscoveryError(PortalError):
     """Flow discovery found something that makes its result unusable (e.g. key collisions)."""
 
 
+class UsageError(PortalError, TypeError):
+    """A caller passed an argument of the wrong kind (e.g. None where a name is needed)."""
+
+
 class PlanError(PortalError):
     """A plan cannot be made: one line per problem in `problems`, nothing was written."""
 

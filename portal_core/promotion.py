@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from portal_core.config import ProjectConfig, did_you_mean
-from portal_core.deploy import DIRTY_SUFFIX
+from portal_core.deploy import DIRTY_SUFFIX, control_character_problems
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.environment import (
     CodeVersion,
@@ -133,6 +133,8 @@ def plan_promotion(
     if problems:
         raise PlanError(problems)
     target = environments[1]
+    if invalid := control_character_problems({"branch": branch}):
+        raise PlanError(invalid)
     if (problem := path_problem(config, src, dst, force)) is not None:
         problems.append(problem)
     try:

@@ -46,3 +46,4 @@ def select_keys(
         else:
             problems.append(unknown(asked, key))
     return keys, problems
+

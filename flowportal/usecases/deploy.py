@@ -10,6 +10,7 @@ from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import CheckoutReader
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
+from portal_core.arguments import as_flow_names, optional_name, required_name
 from portal_core.deploy import (
     DeployContext,
     deployment_names,
@@ -25,12 +26,14 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class DeployRequest:
-    flows: tuple[str, ...]
-    env: str
-    branch: str | None = None
-    commit: str | None = None
-    package_version: str | None = None
-    image: str | None = None
+    """What to deploy; checked when built, so every entry point refuses bad input alike."""
+
+    flows: tuple[str, ...] = attrs.field(converter=as_flow_names)
+    env: str = attrs.field(validator=required_name)
+    branch: str | None = attrs.field(default=None, validator=optional_name)
+    commit: str | None = attrs.field(default=None, validator=optional_name)
+    package_version: str | None = attrs.field(default=None, validator=optional_name)
+    image: str | None = attrs.field(default=None, validator=optional_name)
     dry_run: bool = False
     adopt: bool = False  # take over same-named deployments of unknown origin
 

@@ -9,6 +9,7 @@ import attrs
 from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
+from portal_core.arguments import as_flow_names, optional_name, required_name
 from portal_core.promotion import plan_promotion, target_names
 from portal_core.tags import PROJECT_NAME, make_tag
 
@@ -18,10 +19,12 @@ if TYPE_CHECKING:
 
 @attrs.frozen
 class PromoteRequest:
-    src: str
-    dst: str
-    flows: tuple[str, ...] = ()
-    branch: str | None = None
+    """What to promote; checked when built, so every entry point refuses bad input alike."""
+
+    src: str = attrs.field(validator=required_name)
+    dst: str = attrs.field(validator=required_name)
+    flows: tuple[str, ...] = attrs.field(default=(), converter=as_flow_names)
+    branch: str | None = attrs.field(default=None, validator=optional_name)
     force: bool = False
     dry_run: bool = False
     adopt: bool = False  # take over same-named deployments of unknown origin in dst

@@ -571,3 +571,46 @@ def test_classify_accounts_for_every_deployment(
     assert matrix.others == len(inventory.others)
     cells = [c for row in matrix.rows for c in row.cells if c is not None]
     assert len(cells) == len({(m.name.flow_key, m.name.branch, m.name.env) for m in inventory.managed})
+
+
+# --------------------------------------------------------------------------- the facade's arguments
+
+
+def test_the_facade_takes_one_flow_name_as_a_string(workspace: Workspace, dev: InMemoryGateway) -> None:
+    from flowportal import Portal
+
+    outcome = Portal(workspace.root, deps=fake_dependencies(dev)).deploy("hello_world", "dev", dry_run=True)
+    assert [c.flow_key for c in outcome.plan.changes] == ["hello_world"]
+
+
+@pytest.mark.parametrize(
+    ("call", "fragment"),
+    [
+        (lambda p: p.deploy(None, "dev"), "flows must be a flow name or a list"),
+        (lambda p: p.deploy(["hello_world", 3], "dev"), "flow names must be strings"),
+        (lambda p: p.deploy(["hello_world"], None), "env must be a non-empty string, not None"),
+        (lambda p: p.deploy(["hello_world"], "dev", branch=""), "branch must be a non-empty string"),
+        (lambda p: p.promote(None, "uat"), "src must be a non-empty string, not None"),
+        (lambda p: p.promote("dev", "uat", flows=None), "flows must be a flow name or a list"),
+    ],
+)
+def test_the_facade_refuses_arguments_of_the_wrong_kind_with_a_typed_error(
+    workspace: Workspace, dev: InMemoryGateway, call: Any, fragment: str
+) -> None:
+    from flowportal import Portal
+    from portal_core.errors import UsageError
+
+    with pytest.raises(UsageError, match=fragment) as refused:
+        call(Portal(workspace.root, deps=fake_dependencies(dev)))
+    assert isinstance(refused.value, TypeError)
+    assert dev.writes == []
+
+
+@pytest.mark.parametrize("flag", ["branch", "commit", "package_version"])
+def test_version_values_with_control_characters_are_refused_before_anything_is_written(
+    workspace: Workspace, dev: InMemoryGateway, flag: str
+) -> None:
+    values = {"branch": "main", "commit": "abc1234", "package_version": "1.0.0", flag: "abc\n1234"}
+    with pytest.raises(PlanError, match="control character"):
+        deploy(workspace, DeployRequest(flows=("all",), env="dev", **values), fake_dependencies(dev))
+    assert dev.writes == [] and dev.attempts == []
