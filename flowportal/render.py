@@ -1,6 +1,10 @@
 """Output for people: rich tables and plans. Colours switch off when not a TTY.
 
-Only the CLI uses this module; use cases and the facade return values.
+Only the CLI uses this module; use cases and the facade return values. Every
+byte it writes goes through the run's `Redactor` (secret values of the
+configured environments, API keys, tokens, URL passwords), so no table, plan,
+JSON document, warning or error line can show a secret, whatever text a server
+or an exception put into it.
 """
 
 from __future__ import annotations
@@ -12,26 +16,65 @@ from typing import Any
 
 from portal_core.discovery import Discovery
 from portal_core.plan import Action, Change, Plan
+from portal_core.redaction import Redactor
 
 _SYMBOLS = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.UNCHANGED: ("=", "dim")}
+
+
+_redactor = Redactor()
+
+
+def use_redactor(redactor: Redactor) -> None:
+    """Set the secrets this run must never show (the CLI does this once it knows them)."""
+    global _redactor
+    _redactor = redactor
+
+
+def redact(text: str) -> str:
+    return _redactor.text(text)
+
+
+class _RedactingStream:
+    """A text stream that redacts everything written through it."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        return int(self._stream.write(redact(text)) or 0)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return bool(getattr(self._stream, "isatty", lambda: False)())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+    @property
+    def encoding(self) -> str:
+        return str(getattr(self._stream, "encoding", "utf-8"))
 
 
 def console(stderr: bool = False) -> Any:
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    stream = _RedactingStream(sys.stderr if stderr else sys.stdout)
+    return Console(file=stream, highlight=False, soft_wrap=True)  # type: ignore[arg-type]
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, sort_keys=False, default=str) + "\n")
+    text = json.dumps(_redactor.data(value), indent=2, sort_keys=False, default=str)
+    _RedactingStream(sys.stdout).write(text + "\n")
 
 
 def error_line(message: str) -> None:
-    console(stderr=True).print(f"[bold red]error:[/] {escape(message)}")
+    console(stderr=True).print(f"[bold red]error:[/] {escape(redact(message))}")
 
 
 def warning_line(message: str) -> None:
-    console(stderr=True).print(f"[yellow]warning:[/] {escape(message)}")
+    console(stderr=True).print(f"[yellow]warning:[/] {escape(redact(message))}")
 
 
 def escape(text: str) -> str:
@@ -93,7 +136,7 @@ def results_table(outcome: Any) -> None:
     for column in ("deployment", "result", "url"):
         table.add_column(column, overflow="fold")
     for result in outcome.results:
-        status = "[green]ok[/]" if result.ok else f"[red]failed[/]: {escape(result.error or '')}"
+        status = "[green]ok[/]" if result.ok else f"[red]failed[/]: {escape(redact(result.error or ''))}"
         table.add_row(result.name, status, outcome.urls.get(result.name, ""))
     console().print(table)
 

@@ -148,6 +148,20 @@ def deployment_spec(
 
 # --------------------------------------------------------------------------- the rules
 
+#: Variables that hold credentials whatever the config says.
+CREDENTIAL_VARIABLES = ("PREFECT_API_KEY", "GITHUB_TOKEN", "GH_TOKEN")
+
+
+def secret_variable_names(environments: Iterable[Environment]) -> frozenset[str]:
+    """Every variable whose value must never be shown: the environments' `secrets:`,
+    their API key variables, and the usual credential variables."""
+    names = set(CREDENTIAL_VARIABLES)
+    for environment in environments:
+        names.update(environment.config.secrets)
+        names.add(environment.config.api_key_env)
+    return frozenset(names)
+
+
 
 def missing_secret_problems(environment: Environment, values: EnvValues) -> list[str]:
     """One wording for an unset secret, whichever verb needs it."""

@@ -32,6 +32,7 @@ def one_line_errors(function: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from flowportal import render
 
+        protect()  # credentials are masked even if the config never loads
         try:
             return function(*args, **kwargs)
         except Exit:
@@ -61,9 +62,23 @@ def one_line_errors(function: F) -> F:
 
 
 def workspace_here() -> Any:
+    """The project the command runs in; from here on, output masks its secret values."""
     from flowportal.workspace import load_workspace
 
-    return load_workspace(find_project_root(Path.cwd()))
+    workspace = load_workspace(find_project_root(Path.cwd()))
+    protect(workspace.config.environments.values())
+    return workspace
+
+
+def protect(environments: Any = ()) -> None:
+    """Tell the output layer which values are secret: those of the environments'
+    `secrets:` and API key variables, and of the usual credential variables."""
+    from flowportal import render
+    from portal_core.environment import secret_variable_names
+    from portal_core.redaction import Redactor
+
+    names = secret_variable_names(environments)
+    render.use_redactor(Redactor([os.environ[n] for n in sorted(names) if os.environ.get(n)]))
 
 
 class CliReporter:
