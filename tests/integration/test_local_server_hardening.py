@@ -13,6 +13,7 @@ import socket
 import stat
 import subprocess
 import sys
+import tempfile
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -231,35 +232,43 @@ def _pg_bin() -> Path | None:
 
 
 @pytest.fixture
-def postgres_url(tmp_path: Path) -> Iterator[str]:
+def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL cluster on 127.0.0.1 and a free port, with a password; stopped afterwards."""
     bin_dir = _pg_bin()
     if bin_dir is None:
         pytest.skip("PostgreSQL binaries (initdb, pg_ctl) are not installed")
     as_user: list[str] = []
-    data = tmp_path / "pg"
+    # Directly under the temp root: pytest's own directories are 0700, which
+    # the postgres user (needed when running as root) could not enter.
+    base = Path(tempfile.mkdtemp(prefix="portal-pg-"))
+    data, pwfile = base / "data", base / "pw"
     data.mkdir()
-    pwfile = tmp_path / "pw"
     password = "pg-pass-0c41d9"
     pwfile.write_text(password + "\n")
     if os.geteuid() == 0:  # initdb refuses to run as root
         as_user = ["runuser", "-u", "postgres", "--"]
-        shutil.chown(data, "postgres")
-        shutil.chown(pwfile, "postgres")
-        os.chmod(tmp_path, 0o755)
+        for path in (base, data, pwfile):
+            shutil.chown(path, "postgres")
     port = free_port()
-    run = lambda *args: subprocess.run([*as_user, *args], check=True, capture_output=True, timeout=120)  # noqa: E731
-    run(str(bin_dir / "initdb"), "-D", str(data), "-U", "portal", "--auth=scram-sha-256",
-        f"--pwfile={pwfile}", "-E", "UTF8")
-    run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(data / "log"), "-w", "-t", "60", "-o",
-        f"-h 127.0.0.1 -p {port} -k {data}", "start")
+
+    def run(*args: str) -> None:
+        done = subprocess.run([*as_user, *args], capture_output=True, text=True, timeout=120, check=False)
+        assert done.returncode == 0, f"{args[0]} failed: {done.stderr.strip()[-500:]}"
+
     try:
-        env = {**os.environ, "PGPASSWORD": password}
-        subprocess.run([*as_user, str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
-                        "portal", "prefect"], check=True, capture_output=True, timeout=60, env=env)
-        yield f"postgresql+asyncpg://portal:{password}@127.0.0.1:{port}/prefect"
+        run(str(bin_dir / "initdb"), "-D", str(data), "-U", "portal", "--auth=scram-sha-256",
+            f"--pwfile={pwfile}", "-E", "UTF8")
+        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-t", "60", "-o",
+            f"-h 127.0.0.1 -p {port} -k {base}", "start")
+        try:
+            env = {**os.environ, "PGPASSWORD": password}
+            subprocess.run([str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U",
+                            "portal", "prefect"], check=True, capture_output=True, timeout=60, env=env)
+            yield f"postgresql+asyncpg://portal:{password}@127.0.0.1:{port}/prefect"
+        finally:
+            run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
     finally:
-        run(str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
 
 
 def test_database_url_runs_the_server_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
