@@ -264,37 +264,47 @@ class LocalServer:
         log_path = self.log_path
         try:
             record = read_record(self.state_path)
-            problem = None if record is not None else "no Prefect server is recorded for this project"
+            problem = "no Prefect server is recorded for this project"
         except StaleRecord as exc:
             record, problem = None, str(exc)
-        found_by_lock = False
-        if record is None:
-            # Only looks at who has the lock file open: probing the lock itself
-            # could make a concurrent start believe a server holds it.
-            record = self._find_holder()
-            found_by_lock = record is not None
-        if record is None:
-            return ServerStatus(False, None, None, None, False, log_path, problem or "")
+        stale: ServerStatus | None = None
+        if record is not None:
+            identity = self._identify(record)
+            if identity in (Identity.GONE, Identity.FOREIGN):
+                problem = (
+                    f"stale record: pid {record.pid} is not running"
+                    if identity is Identity.GONE
+                    else f"stale record: pid {record.pid} is not this project's Prefect server"
+                )
+                stale = ServerStatus(
+                    False, record.pid, record.port, record.url, False, log_path, problem, record.started_at
+                )
+                record = None
+        if record is not None:
+            return self._status_of(record, "")
+        # Lost, garbage or stale record: the server may still run, holding its
+        # database lock. Only looks at who has the lock file open: probing the
+        # lock itself could make a concurrent start believe a server holds it.
+        holder = self._find_holder()
+        if holder is not None:
+            return self._status_of(holder, f" (found by its database lock; {problem})")
+        return stale or ServerStatus(False, None, None, None, False, log_path, problem)
 
-        def make(running: bool, healthy: bool, message: str) -> ServerStatus:
-            if found_by_lock:
-                message = f"{message} (found by its database lock; {problem})"
+    def _status_of(self, record: ServerRecord, suffix: str) -> ServerStatus:
+        """Status of a live process known to be (or possibly be) our server."""
+
+        def make(healthy: bool, message: str) -> ServerStatus:
             return ServerStatus(
-                running, record.pid, record.port, record.url, healthy, log_path, message, record.started_at
+                True, record.pid, record.port, record.url, healthy, self.log_path, message + suffix,
+                record.started_at,
             )
 
-        identity = self._identify(record)
-        if identity is Identity.GONE:
-            return make(False, False, f"stale record: pid {record.pid} is not running")
-        if identity is Identity.FOREIGN:
-            return make(False, False, f"stale record: pid {record.pid} is not this project's Prefect server")
         if net.health_ok(record.url, HEALTH_TIMEOUT):
-            return make(True, True, f"Prefect server running at {record.url}")
+            return make(True, f"Prefect server running at {record.url}")
         return make(
-            True,
             False,
             f"pid {record.pid} is running but {record.url}/health does not answer "
-            f"(starting, or stuck; see {log_path})",
+            f"(starting, or stuck; see {self.log_path})",
         )
 
     # ------------------------------------------------------ finding a server
@@ -348,6 +358,9 @@ class LocalServer:
             raise LocalServerError(decision.reason)
         if decision.signal:
             self._terminate(record.pid, KILL_GRACE)
+            # The kernel drops the server's lock as the process is torn down,
+            # which can trail the pid's disappearance on a loaded machine.
+            self._wait_lock_free(KILL_GRACE)
         remove_record(self.state_path)
         self._note(f"{decision.reason}; cleaned it up and starting a new one")
         return False
@@ -383,12 +396,20 @@ class LocalServer:
     def _holder_or_raise(self) -> ServerRecord:
         holder = self._find_holder()
         if holder is None:
+            pids = ", ".join(map(str, files.lock_holders(self.server_lock_path))) or "unknown"
             raise LocalServerError(
-                f"a process this tool cannot identify holds {self.server_lock_path}, the lock of this "
-                f"project's Prefect database; stop it (`fuser -v {self.server_lock_path}` names it) "
-                f"and retry"
+                f"a process this tool cannot identify (pid {pids}) holds {self.server_lock_path}, "
+                f"the lock of this project's Prefect database; stop it and retry"
             )
         return holder
+
+    def _wait_lock_free(self, within: float) -> bool:
+        deadline = time.monotonic() + within
+        while files.server_lock_held(self.server_lock_path):
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL_INTERVAL)
+        return True
 
     def _healthy_with_grace(self, url: str) -> bool:
         deadline = time.monotonic() + HEALTH_GRACE

@@ -161,6 +161,8 @@ def test_private_files_clean_environment_and_one_server_per_database(
         (state_dir / "server.json").write_text(
             f'{{"pid": {bystander.pid}, "port": {free_port()}, "url": "http://127.0.0.1:1/api"}}'
         )
+        found = LocalServer(state_dir).status()
+        assert found.healthy and found.pid == pid and "not this project's" in found.message
         third = LocalServer(state_dir)
         assert third.ensure_running(timeout=180) == url
         assert third.last_start_seconds is None
@@ -211,7 +213,7 @@ def test_a_lock_held_by_something_unidentifiable_refuses_to_start(tmp_path: Path
         server = LocalServer(state_dir, port=free_port())
         with pytest.raises(LocalServerError) as caught:
             server.ensure_running(timeout=30)
-        assert "cannot identify holds" in str(caught.value) and str(lock) in str(caught.value)
+        assert f"cannot identify (pid {holder.pid}) holds" in str(caught.value) and str(lock) in str(caught.value)
         assert not (state_dir / "server.json").exists()
         assert holder.poll() is None  # not signalled either
         assert server_pids_for(state_dir / "home") == []
