@@ -248,8 +248,8 @@ class LocalServer:
                         f"running Prefect server"
                     )
                 remove_record(self.state_path)
-            if files.server_lock_held(self.server_lock_path):
-                holder = self._holder_or_raise()
+            holder = self._running_lock_holder()
+            if holder is not None:
                 self._note(f"found this project's Prefect server pid {holder.pid} by its database lock")
                 self._terminate(holder.pid, timeout)
                 stopped = True
@@ -321,9 +321,9 @@ class LocalServer:
         last_port = record.port if record is not None else None
         if record is not None and self._judge(record):
             return record, last_port
-        if not files.server_lock_held(self.server_lock_path):
+        holder = self._running_lock_holder()
+        if holder is None:
             return None, last_port
-        holder = self._holder_or_raise()
         self._note(
             f"the server record was missing, stale or unreadable; found this project's Prefect "
             f"server pid {holder.pid} by its database lock"
@@ -331,7 +331,7 @@ class LocalServer:
         write_record(self.state_path, holder)
         if self._judge(holder):
             return holder, holder.port
-        if files.server_lock_held(self.server_lock_path):
+        if self._running_lock_holder() is not None:
             raise LocalServerError(
                 f"this project's Prefect server pid {holder.pid} still holds {self.server_lock_path} "
                 f"after being stopped; stop it and retry"
@@ -358,9 +358,6 @@ class LocalServer:
             raise LocalServerError(decision.reason)
         if decision.signal:
             self._terminate(record.pid, KILL_GRACE)
-            # The kernel drops the server's lock as the process is torn down,
-            # which can trail the pid's disappearance on a loaded machine.
-            self._wait_lock_free(KILL_GRACE)
         remove_record(self.state_path)
         self._note(f"{decision.reason}; cleaned it up and starting a new one")
         return False
@@ -393,23 +390,29 @@ class LocalServer:
             )
         return None
 
-    def _holder_or_raise(self) -> ServerRecord:
-        holder = self._find_holder()
-        if holder is None:
-            pids = ", ".join(map(str, files.lock_holders(self.server_lock_path))) or "unknown"
-            raise LocalServerError(
-                f"a process this tool cannot identify (pid {pids}) holds {self.server_lock_path}, "
-                f"the lock of this project's Prefect database; stop it and retry"
-            )
-        return holder
+    def _running_lock_holder(self) -> ServerRecord | None:
+        """Our server holding the database lock, or None once nothing holds it.
 
-    def _wait_lock_free(self, within: float) -> bool:
-        deadline = time.monotonic() + within
+        Raises when something this tool cannot identify keeps holding it: a
+        second server must not start beside it, and it must not be signalled.
+        A lock can also outlive its holder briefly: the kernel releases an
+        exiting process's files after the pid is gone (seen here as a held
+        lock with no process having the file open), so an unexplained hold is
+        waited out for a few seconds before it counts as foreign.
+        """
+        deadline = time.monotonic() + KILL_GRACE
         while files.server_lock_held(self.server_lock_path):
+            holder = self._find_holder()
+            if holder is not None:
+                return holder
             if time.monotonic() >= deadline:
-                return False
+                pids = ", ".join(map(str, files.lock_holders(self.server_lock_path))) or "unknown"
+                raise LocalServerError(
+                    f"a process this tool cannot identify (pid {pids}) holds {self.server_lock_path}, "
+                    f"the lock of this project's Prefect database; stop it and retry"
+                )
             time.sleep(POLL_INTERVAL)
-        return True
+        return None
 
     def _healthy_with_grace(self, url: str) -> bool:
         deadline = time.monotonic() + HEALTH_GRACE
@@ -460,6 +463,8 @@ class LocalServer:
         knows about the process and can clean it up.
         """
         lock_fd = files.take_server_lock(self.server_lock_path)
+        if lock_fd is None and self._running_lock_holder() is None:
+            lock_fd = files.take_server_lock(self.server_lock_path)
         if lock_fd is None:
             raise LocalServerError(
                 f"another process holds {self.server_lock_path}, the lock of this project's "
