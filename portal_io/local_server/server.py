@@ -385,7 +385,7 @@ class LocalServer:
                 started_at="",
                 host=host,
                 database=database_label(
-                    None if database is None or database.startswith("sqlite") else database
+                    None if database in (None, sqlite_url(str(self.database_path))) else database
                 ),
             )
         return None
