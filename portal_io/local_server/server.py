@@ -384,11 +384,18 @@ class LocalServer:
                 url=net.api_url(host, port),
                 started_at="",
                 host=host,
-                database=database_label(
-                    None if database in (None, sqlite_url(str(self.database_path))) else database
-                ),
+                database=database_label(None if self._is_default_database(database) else database),
             )
         return None
+
+    def _is_default_database(self, url: str | None) -> bool:
+        """Whether a server's database URL is our own SQLite file (reached through any path)."""
+        prefix = sqlite_url("")
+        if url is None:
+            return True
+        return url.startswith(prefix) and process.resolved(url[len(prefix):]) == process.resolved(
+            self.database_path
+        )
 
     def _running_lock_holder(self) -> ServerRecord | None:
         """Our server holding the database lock, or None once nothing holds it.
