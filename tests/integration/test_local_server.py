@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from portal_io import local_server
 from portal_io.local_server import LocalServer, LocalServerError
+from portal_io.local_server import server as local_server
 
 pytestmark = pytest.mark.integration
 
