@@ -177,7 +177,10 @@ def test_the_code_version_of_every_target_equals_the_sources(case: Case) -> None
         assert spec.name == name_of(case.config, case.branch, change.flow_key, case.dst)
         assert spec.entrypoint == source.entrypoint
         assert spec.version == source.version
-        assert spec.flow_name == source.flow_name
+        # the flow name travels too, unless a same-named target deployment under another
+        # flow is adopted in place (never two deployments with one name)
+        assert spec.flow_name == (change.adopted_flow or source.flow_name)
+        assert change.adopted_flow is None or change.current.flow_name == change.adopted_flow
         assert spec.pull_steps == source.pull_steps
         assert spec.parameter_schema == source.parameter_schema
         for key in (COMMIT_HASH, PACKAGE_VERSION, BRANCH_NAME, PROJECT_NAME):
