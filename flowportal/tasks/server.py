@@ -13,21 +13,32 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
-from rich.console import Console
-from rich.markup import escape
 
 from flowportal.project import find_project_root
-from portal_io.local_server import LocalServer, LocalServerError
 
-# soft_wrap: a long URL or path must stay on one line, not be folded to the
-# terminal width. rich turns colours off by itself when not writing to a TTY.
-_out = Console(soft_wrap=True, highlight=False)
-_err = Console(stderr=True, soft_wrap=True, highlight=False)
+if TYPE_CHECKING:
+    from portal_io.local_server import LocalServer
+
+# Imported when a task runs, not when the collection is built: `--list` and
+# every other command stay free of rich and of the server code.
+
+
+def _out(stderr: bool = False) -> Any:
+    from flowportal import render
+
+    return render.console(stderr=stderr)
+
+
+def _escape(text: str) -> str:
+    from flowportal import render
+
+    return str(render.escape(text))
 
 
 def server_state_dir(start: Path | None = None) -> Path:
@@ -36,10 +47,12 @@ def server_state_dir(start: Path | None = None) -> Path:
 
 
 def _server(port: int | None = None) -> LocalServer:
+    from portal_io.local_server import LocalServer
+
     return LocalServer(
         server_state_dir(),
         port=port,
-        notify=lambda message: _err.print(f"[yellow]{escape(message)}[/]"),
+        notify=lambda message: _out(stderr=True).print(f"[yellow]{_escape(message)}[/]"),
     )
 
 
@@ -58,12 +71,14 @@ def _parse_port(port: str | None) -> int | None:
 
 @task(
     help={
-        "port": "Port to listen on (default: 4200, or a free port if 4200 is taken).",
+        "port": "Port to listen on (default: the port used last, else 4200, else a free port).",
         "timeout": "Seconds to wait for the server to become healthy.",
     }
 )
 def start(c: Context, port: str | None = None, timeout: float = 60.0) -> None:
     """Start this project's local Prefect server, or report the one already running."""
+    from portal_io.local_server import LocalServerError
+
     server = _server(_parse_port(port))
     try:
         url = server.ensure_running(timeout=timeout)
@@ -71,26 +86,28 @@ def start(c: Context, port: str | None = None, timeout: float = 60.0) -> None:
         raise Exit(str(exc), code=1) from None
     pid = server.status().pid
     if server.last_start_seconds is None:
-        _out.print(f"Prefect server already running at {url} (pid {pid})")
+        _out().print(f"Prefect server already running at {url} (pid {pid})")
     else:
-        _out.print(
+        _out().print(
             f"[green]Prefect server started[/] at {url} "
-            f"(pid {pid}, {server.last_start_seconds:.1f} s; log {escape(str(server.log_path))})"
+            f"(pid {pid}, {server.last_start_seconds:.1f} s; log {_escape(str(server.log_path))})"
         )
 
 
 @task(help={"timeout": "Seconds to wait after SIGTERM before SIGKILL."})
 def stop(c: Context, timeout: float = 15.0) -> None:
     """Stop this project's local Prefect server (its data stays for next time)."""
+    from portal_io.local_server import LocalServerError
+
     server = _server()
     try:
         stopped = server.stop(timeout=timeout)
     except LocalServerError as exc:
         raise Exit(str(exc), code=1) from None
     if stopped:
-        _out.print("Prefect server stopped")
+        _out().print("Prefect server stopped")
     else:
-        _out.print("No Prefect server was running for this project")
+        _out().print("No Prefect server was running for this project")
 
 
 @task(help={"json": "Print the status as a JSON object (for programs)."})
@@ -104,9 +121,9 @@ def status(c: Context, json_: bool = False) -> None:
         return
     if not state.healthy:
         raise Exit(state.message, code=1)
-    _out.print(
+    _out().print(
         f"[green]running[/] {state.url} (pid {state.pid}, since {state.started_at}; "
-        f"log {escape(str(state.log_path))})"
+        f"log {_escape(str(state.log_path))})"
     )
 
 
