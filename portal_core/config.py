@@ -30,6 +30,12 @@ from portal_core.tags import RESERVED_KEYS, parse_tag
 
 # --------------------------------------------------------------------------- values
 
+#: `prefect`: Prefect's own flow names (`hello-world`), our version string and a
+#: MANAGED_BY tag. `sdk`: exactly what the seed SDK's deploy produced (flow
+#: `hello_world`, version `{branch}-{commit}`, only the four version tags), so a
+#: project moving over keeps its deployments instead of growing twins.
+FLOW_NAME_STYLES = ("prefect", "sdk")
+
 
 @attrs.frozen
 class StaticFlowConfig:
@@ -85,6 +91,11 @@ class EnvironmentsFile:
     promotion_path: list[str] = attrs.Factory(list)
     write_concurrency: int = 2
     environments: dict[str, EnvironmentConfig] = attrs.Factory(dict)
+    # Where the per-flow static config lives (relative to the project root); None: the default
+    # place. Teams coming from the seed SDK keep theirs in `.acme_portal_sdk/`.
+    static_config: str | None = None
+    # How Prefect flow names, versions and tags are formed (see `portal_core.naming_style`).
+    flow_name_style: str = "prefect"
 
 
 @attrs.frozen
@@ -98,6 +109,7 @@ class ProjectConfig:
     write_concurrency: int
     environments: Mapping[str, EnvironmentConfig]
     flows: Mapping[str, StaticFlowConfig]
+    flow_name_style: str = "prefect"
 
     def environment(self, name: str) -> EnvironmentConfig:
         try:
@@ -364,6 +376,12 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
         raise ConfigError("an environment appears twice on the path", ("promotion_path",))
     if value.write_concurrency < 1:
         raise ConfigError("write_concurrency must be at least 1", ("write_concurrency",))
+    if value.flow_name_style not in FLOW_NAME_STYLES:
+        raise ConfigError(
+            f"flow_name_style must be one of {', '.join(FLOW_NAME_STYLES)}, not "
+            f"{value.flow_name_style!r}{did_you_mean(value.flow_name_style, FLOW_NAME_STYLES)}",
+            ("flow_name_style",),
+        )
     return attrs.evolve(value, project=project)
 
 
@@ -380,4 +398,5 @@ def build_project_config(
         write_concurrency=environments.write_concurrency,
         environments=dict(environments.environments),
         flows=dict(flows),
+        flow_name_style=environments.flow_name_style,
     )

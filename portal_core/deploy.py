@@ -11,7 +11,6 @@ from portal_core.config import ProjectConfig, did_you_mean
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.environment import (
     EnvValues,
-    all_tags,
     job_env,
     missing_secrets,
     paused_for,
@@ -25,6 +24,7 @@ from portal_core.environment import (
 from portal_core.errors import NameRuleError, PlanError
 from portal_core.flows import FlowRecord
 from portal_core.names import DeploymentName, normalize_flow_key, slugify
+from portal_core.naming_style import flow_name_for, tags_for, version_for
 from portal_core.plan import Plan, index_by_name, make_plan
 from portal_core.tags import VersionTags
 
@@ -79,8 +79,8 @@ def render_image(template: str | None, project: str, version: VersionTags) -> st
         ) from None
 
 
-def version_string(version: VersionTags) -> str:
-    return f"{version.package_version}+{version.commit}"
+def version_string(version: VersionTags, style: str = "prefect") -> str:
+    return version_for(style, version)
 
 
 def build_deploy_spec(
@@ -102,11 +102,11 @@ def build_deploy_spec(
     job_variables["env"] = job_env(env, values, name)
     return DeploymentSpec(
         name=name,
-        flow_name=flow.prefect_flow_name,
+        flow_name=flow_name_for(config.flow_name_style, flow),
         entrypoint=flow.entrypoint,
         description=static.description if static.description is not None else flow.description,
-        version=version_string(version),
-        tags=all_tags(version, user_tags_for(env, static)),
+        version=version_string(version, config.flow_name_style),
+        tags=tags_for(config.flow_name_style, version, user_tags_for(env, static)),
         work_pool_name=work_pool_for(env_name, env, static, flow.key),
         work_queue_name=work_queue_for(env, static),
         job_variables=job_variables,

@@ -16,7 +16,6 @@ from portal_core.config import ProjectConfig, did_you_mean
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.environment import (
     EnvValues,
-    all_tags,
     job_env,
     missing_secrets,
     paused_for,
@@ -28,6 +27,7 @@ from portal_core.environment import (
 )
 from portal_core.errors import ConfigError, NameRuleError, PlanError
 from portal_core.names import DeploymentName, normalize_flow_key, slugify
+from portal_core.naming_style import tags_for
 from portal_core.plan import Plan, make_plan
 
 
@@ -114,7 +114,7 @@ def promoted_spec(
         entrypoint=source.entrypoint,
         description=source.description,
         version=source.version,
-        tags=all_tags(version, user_tags_for(env, static)),
+        tags=tags_for(config.flow_name_style, version, user_tags_for(env, static)),
         work_pool_name=work_pool_for(dst, env, static, flow_key),
         work_queue_name=work_queue_for(env, static),
         job_variables=job_variables,
