@@ -8,7 +8,8 @@ text to text (idempotence: nothing changes when nothing would).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -79,7 +80,17 @@ class RepoFacts:
     pyproject_name: str | None
     flow_paths: tuple[str, ...]  # root-relative paths of files with flows (AST scan)
     existing: frozenset[str]  # which of the files init cares about exist
-    uses_acme_portal_sdk: bool = False  # a `.acme_portal_sdk/` folder is there
+    uses_acme_portal_sdk: bool = False  # deployments were made by the seed SDK
+    # Text of `.acme_portal_sdk/flow_deploy.py` / `deployment_promote.py`, if present.
+    sdk_modules: Mapping[str, str] = attrs.Factory(dict)
+
+
+@attrs.frozen
+class GitHubRoute:
+    """The extension's deploy/promote go through this GitHub Actions workflow."""
+
+    workflow: str
+    inputs: str  # an inputs preset (`flowportal`, `sdk`)
 
 
 @attrs.frozen
@@ -89,6 +100,33 @@ class InitConfig:
     static_config: str | None
     flow_name_style: str
     envs: tuple[str, ...] = DEFAULT_ENVS
+    github: Mapping[str, GitHubRoute] = attrs.Factory(dict)  # module -> route
+
+
+_SDK_WORKFLOW_CLASS = {"flow_deploy": "GithubActionsDeployWorkflow",
+                       "deployment_promote": "GithubActionsPromoteWorkflow"}
+_WORKFLOW_ARG = re.compile(r"""workflow(?:_file)?\s*=\s*["']([^"']+)["']""")
+_INPUTS_ARG = re.compile(r"""inputs\s*=\s*["']([^"']+)["']""")
+_VIA_GITHUB = re.compile(r"""via\s*=\s*["']github["']""")
+
+
+def github_route(module: str, text: str) -> GitHubRoute | None:
+    """Whether an extension module deploys through GitHub, and with which workflow.
+
+    The seed SDK's `GithubActionsDeployWorkflow(workflow_file="deploy.yml")`
+    means the team's workflow takes the SDK's inputs; our own module says
+    `via="github"` with its inputs preset. Reading the text (never importing it)
+    keeps a second init run identical to the first.
+    """
+    default = "deploy.yml" if module == "flow_deploy" else "promote.yml"
+    workflow = _WORKFLOW_ARG.search(text)
+    name = workflow.group(1) if workflow else default
+    if _SDK_WORKFLOW_CLASS.get(module, "\0") in text:
+        return GitHubRoute(workflow=name, inputs="sdk")
+    if _VIA_GITHUB.search(text):
+        inputs = _INPUTS_ARG.search(text)
+        return GitHubRoute(workflow=name, inputs=inputs.group(1) if inputs else "flowportal")
+    return None
 
 
 def decide(facts: RepoFacts) -> InitConfig:
@@ -105,8 +143,9 @@ def decide(facts: RepoFacts) -> InitConfig:
         project = project.replace("_", "-")
     slugify(project, "project")  # fail here, not on the first deploy
     static = next((p for p in STATIC_CONFIG_PLACES if p in facts.existing), None)
+    routes = {m: r for m, text in facts.sdk_modules.items() if (r := github_route(m, text))}
     return InitConfig(project=project, flows_root=detect_flows_root(facts.flow_paths),
-                      static_config=static, flow_name_style=style)
+                      static_config=static, flow_name_style=style, github=routes)
 
 
 def _yaml_str(value: str) -> str:
@@ -151,8 +190,11 @@ def render_environments(config: InitConfig) -> str:
 STATE_GITIGNORE_TEXT = "*\n"  # the whole state dir (server, caches) stays out of git
 
 
-def render_sdk_module(module: str) -> str:
-    """One of the four modules the acme-portal VS Code extension imports, backed by flowportal."""
+def render_sdk_module(module: str, route: GitHubRoute | None = None) -> str:
+    """One of the four modules the acme-portal VS Code extension imports, backed by flowportal.
+
+    The project root is the folder above the module, whatever directory the
+    extension runs from."""
     names = {
         "flow_finder": ("FlowportalFlowFinder", "flow_finder"),
         "deployment_finder": ("FlowportalDeploymentFinder", "deployment_finder"),
@@ -160,13 +202,18 @@ def render_sdk_module(module: str) -> str:
         "deployment_promote": ("FlowportalPromoteWorkflow", "promote"),
     }
     cls, variable = names[module]
+    arguments = "ROOT"
+    if route is not None:
+        arguments += f', via="github", workflow="{route.workflow}", inputs="{route.inputs}"'
     return (
         f'"""{module} for the acme-portal VS Code extension, backed by flowportal.\n\n'
         "Written by `flowportal init --acme-portal`. Settings live in\n"
         "config/environments.yaml; flows are found without importing them.\n"
         '"""\n\n'
+        "from pathlib import Path\n\n"
         f"from flowportal.acme_portal import {cls}\n\n"
-        f"{variable} = {cls}()\n"
+        "ROOT = Path(__file__).resolve().parent.parent\n"
+        f"{variable} = {cls}({arguments})\n"
     )
 
 
@@ -178,7 +225,8 @@ def planned_files(config: InitConfig, acme_portal: bool) -> list[tuple[str, str]
     files = [(ENVIRONMENTS_FILE, render_environments(config)),
              (STATE_GITIGNORE, STATE_GITIGNORE_TEXT)]
     if acme_portal:
-        files += [(f"{SDK_DIR}/{m}.py", render_sdk_module(m)) for m in SDK_MODULES]
+        files += [(f"{SDK_DIR}/{m}.py", render_sdk_module(m, config.github.get(m)))
+                  for m in SDK_MODULES]
     return files
 
 

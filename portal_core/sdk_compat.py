@@ -19,7 +19,8 @@ What the SDK did, and so what this reproduces:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import attrs
 
@@ -84,3 +85,71 @@ def sdk_project_config(
         flows=flows,
         flow_name_style=SDK,
     )
+
+
+# --------------------------------------------------------------------------- the extension's records
+#
+# The acme-portal VS Code extension reads FlowDetails / DeploymentDetails JSON
+# records, joins deployments to flows on `flow_name == name`, groups them by
+# branch then environment, and shows an error when two deployments fill one
+# (flow, branch, env) slot. These rules shape what it is given.
+
+_TEXT_FIELDS = ("project_name", "branch", "flow_name", "env", "commit_hash", "package_version",
+                "created_at", "updated_at", "flow_id", "url", "id", "name")
+
+
+def editor_flow_record(record: Mapping[str, Any], import_path: str) -> dict[str, Any]:
+    """A flow record whose `import_path`/`module` are what Python imports (src/ layouts)."""
+    child = dict(record.get("child_attributes") or {})
+    child["import_path"] = import_path
+    child["module"] = import_path.rsplit(".", 1)[-1]
+    return {**record, "child_attributes": child}
+
+
+def select_flow_records(
+    records: Sequence[Mapping[str, Any]],
+    wanted: Sequence[tuple[str, str]] | None,
+    groups: Sequence[str] | None,
+) -> list[Mapping[str, Any]]:
+    """All records, or those named by (name, source_relative) plus those in a group, once each."""
+    if wanted is None and groups is None:
+        return list(records)
+    keys = set(wanted or ())
+    group_set = set(groups or ())
+    return [r for r in records
+            if (r["name"], r["source_relative"]) in keys
+            or any(part in group_set for part in r.get("grouping") or ())]
+
+
+def editor_deployment_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """Text fields as text: the extension builds links and `new Date()`s from them."""
+    return {**record, **{k: "" if record.get(k) is None else str(record[k])
+                         for k in _TEXT_FIELDS if k in record}}
+
+
+def one_per_slot(records: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """At most one deployment per (flow, branch, env): the most recently updated.
+
+    Twins come from the same name filed under two Prefect flows (e.g. one made by
+    the seed SDK, one by an older flowportal); the newest is the one last deployed.
+    """
+    best: dict[tuple[str, str, str], Mapping[str, Any]] = {}
+    for record in records:
+        slot = (str(record["flow_name"]), str(record["branch"]), str(record["env"]))
+        current = best.get(slot)
+        if current is None or (str(record["updated_at"]), str(record["id"])) > (
+                str(current["updated_at"]), str(current["id"])):
+            best[slot] = record
+    return sorted(best.values(), key=lambda r: (str(r["flow_name"]), str(r["branch"]), str(r["env"])))
+
+
+def select_deployment_records(
+    records: Sequence[Mapping[str, Any]],
+    ids: Sequence[str] | None,
+    flow_names: Sequence[str] | None,
+) -> list[Mapping[str, Any]]:
+    """All records, or those asked for by id or by flow name."""
+    if ids is None and flow_names is None:
+        return list(records)
+    id_set, names = set(ids or ()), set(flow_names or ())
+    return [r for r in records if r["id"] in id_set or r["flow_name"] in names]

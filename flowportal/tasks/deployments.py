@@ -29,6 +29,9 @@ from flowportal.tasks.common import (
         "via": "'prefect' (default): write directly; 'github': run the deploy workflow",
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
+        "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
+                  "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
+        "repo": "with --via github: OWNER/NAME (default: the origin remote)",
     },
 )
 @one_line_errors
@@ -45,6 +48,8 @@ def deploy(
     via: str = "prefect",
     ref: str = "",
     watch: bool = False,
+    inputs: str = "",
+    repo: str = "",
 ) -> None:
     """Deploy flows to an environment: plan, then apply."""
 
@@ -53,9 +58,11 @@ def deploy(
     check_via(via, dry_run, json)
     if via == "github":
         from flowportal.usecases.github_dispatch import dispatch_deploy
+        from portal_core.github import parse_input_names
 
         workspace = workspace_here()
-        outcome = dispatch_deploy(workspace.root, list(flow), env, ref or None, watch)
+        outcome = dispatch_deploy(workspace.root, list(flow), env, ref or None, watch,
+                                  repo=repo or None, input_names=parse_input_names(inputs))
         raise Exit(code=outcome.exit_code)
     from flowportal.usecases.deploy import DeployRequest
     from flowportal.usecases.deploy import deploy as run

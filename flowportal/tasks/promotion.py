@@ -28,6 +28,9 @@ from flowportal.tasks.common import (
         "via": "'prefect' (default) or 'github' (run the promote workflow)",
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
+        "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
+                  "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
+        "repo": "with --via github: OWNER/NAME (default: the origin remote)",
     },
 )
 @one_line_errors
@@ -43,6 +46,8 @@ def promote(
     via: str = "prefect",
     ref: str = "",
     watch: bool = False,
+    inputs: str = "",
+    repo: str = "",
 ) -> None:
     """Promote the code version running in src to dst: plan, then apply."""
     if not src or not dst:
@@ -50,10 +55,12 @@ def promote(
     check_via(via, dry_run, json)
     if via == "github":
         from flowportal.usecases.github_dispatch import dispatch_promote
+        from portal_core.github import parse_input_names
 
         workspace = workspace_here()
         outcome = dispatch_promote(workspace.root, list(flow), src, dst, branch or None, force,
-                                   ref or None, watch)
+                                   ref or None, watch, repo=repo or None,
+                                   input_names=parse_input_names(inputs))
         raise Exit(code=outcome.exit_code)
     from flowportal.usecases.promote import PromoteRequest
     from flowportal.usecases.promote import promote as run

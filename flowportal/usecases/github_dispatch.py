@@ -19,7 +19,9 @@ from typing import Any
 import attrs
 
 from portal_core.github import (
+    INPUT_PRESETS,
     DispatchResult,
+    InputNames,
     api_url_for,
     deploy_inputs,
     promote_inputs,
@@ -174,6 +176,7 @@ def dispatch_deploy(
     console: Any = None,
     *,
     extra_inputs: Mapping[str, str] | None = None,
+    input_names: InputNames = INPUT_PRESETS["flowportal"],
     environ: Mapping[str, str] | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     timeout: float = DEFAULT_WATCH_TIMEOUT,
@@ -190,7 +193,7 @@ def dispatch_deploy(
         verb="deploy",
         workflow=workflow,
         ref=ref,
-        build_inputs=lambda r: deploy_inputs(list(flows), env, r, extra_inputs),
+        build_inputs=lambda r: deploy_inputs(list(flows), env, r, extra_inputs, input_names),
         watch=watch,
         repo=repo,
         api_url=api_url,
@@ -219,6 +222,7 @@ def dispatch_promote(
     console: Any = None,
     *,
     extra_inputs: Mapping[str, str] | None = None,
+    input_names: InputNames = INPUT_PRESETS["flowportal"],
     environ: Mapping[str, str] | None = None,
     poll_seconds: float = DEFAULT_POLL_SECONDS,
     timeout: float = DEFAULT_WATCH_TIMEOUT,
@@ -235,7 +239,7 @@ def dispatch_promote(
         workflow=workflow,
         ref=ref,
         build_inputs=lambda _ref: promote_inputs(
-            list(flows), src, dst, branch, force, extra_inputs
+            list(flows), src, dst, branch, force, extra_inputs, input_names
         ),
         watch=watch,
         repo=repo,

@@ -72,6 +72,8 @@ def gather_facts(root: Path) -> RepoFacts:
         flow_paths=paths,
         existing=existing,
         uses_acme_portal_sdk=_used_the_sdk(root),
+        sdk_modules={m: text for m in ("flow_deploy", "deployment_promote")
+                     if (text := _read(root / SDK_DIR / f"{m}.py")) is not None},
     )
 
 
