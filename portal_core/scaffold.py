@@ -150,7 +150,7 @@ def decide(facts: RepoFacts) -> InitConfig:
 
 def _yaml_str(value: str) -> str:
     """A YAML scalar for a plain name or path (quoted unless clearly safe)."""
-    safe = value and all(ch.isalnum() or ch in "-_./" for ch in value) and value[0] not in "-./"
+    safe = value and all(ch.isalnum() or ch in "-_./" for ch in value) and value[0] != "-"
     if safe and value.lower() not in ("null", "true", "false", "yes", "no", "on", "off", "~"):
         return value
     escaped = value.replace("\\", "\\\\").replace('"', '\\"')
