@@ -326,6 +326,7 @@ def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
             raise ConfigError(f"flow key {raw_key!r} has no letters or digits", (raw_key,))
         if key in flows:
             raise ConfigError(f"flow key {raw_key!r} repeats {key!r} after normalization", (raw_key,))
+        entry = _sdk_triggers_as_list(entry, raw_key)
         value: StaticFlowConfig = structure(entry or {}, StaticFlowConfig, (raw_key,))
         if value.cron is not None and (problem := cron_problem(value.cron)):
             raise ConfigError(problem, (raw_key, "cron"))
@@ -334,6 +335,38 @@ def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
             raise ConfigError("concurrency_limit must be at least 1", (raw_key, "concurrency_limit"))
         flows[key] = value
     return flows
+
+
+#: The seed SDK's trigger classes (its `triggers:` mapping keys) and the `type` each has
+#: in Prefect's own list form (`prefect.yaml`), which is what `triggers` holds.
+SDK_TRIGGER_TYPES = {
+    "DeploymentEventTrigger": "event",
+    "DeploymentMetricTrigger": "metric",
+    "DeploymentCompoundTrigger": "compound",
+    "DeploymentSequenceTrigger": "sequence",
+}
+
+
+def _sdk_triggers_as_list(entry: Any, raw_key: Any) -> Any:
+    """Accept the seed SDK's `triggers: {TriggerClass: {arguments}}` next to Prefect's list form.
+
+    Teams moving over keep their static config verbatim; the mapping becomes one
+    list item per trigger, `type` set from the class name.
+    """
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("triggers"), Mapping):
+        return entry
+    items = []
+    for name, arguments in entry["triggers"].items():
+        kind = SDK_TRIGGER_TYPES.get(str(name))
+        if kind is None:
+            raise ConfigError(
+                f"unknown trigger class {name!r}{did_you_mean(str(name), SDK_TRIGGER_TYPES)} "
+                f"(known: {', '.join(SDK_TRIGGER_TYPES)})", (raw_key, "triggers", name))
+        if arguments is not None and not isinstance(arguments, Mapping):
+            raise ConfigError(f"the arguments of {name} must be a mapping, got "
+                              f"{type(arguments).__name__}", (raw_key, "triggers", name))
+        items.append({"type": kind, **dict(arguments or {})})
+    return {**entry, "triggers": items}
 
 
 def _check_user_tags(tags: list[str], path: tuple[str | int, ...]) -> None:

@@ -254,3 +254,28 @@ def test_default_inputs_are_unchanged_and_bad_specs_are_refused():
     for bad in ("nope", "colour=x", "format=xml"):
         with pytest.raises(PlanError):
             parse_input_names(bad)
+
+
+# ------------------------------------------------------------------ the SDK's triggers mapping
+
+
+def test_the_sdks_triggers_mapping_is_accepted_as_prefects_list_form():
+    from portal_core.config import build_static_flows
+
+    flows = build_static_flows({"hello_world": {"triggers": {
+        "DeploymentEventTrigger": {"expect": ["prefect.flow-run.Completed"],
+                                   "match": {"prefect.resource.id": "prefect.flow-run.*"}},
+        "DeploymentMetricTrigger": None}}})
+    assert flows["hello_world"].triggers == [
+        {"type": "event", "expect": ["prefect.flow-run.Completed"],
+         "match": {"prefect.resource.id": "prefect.flow-run.*"}},
+        {"type": "metric"}]
+
+
+def test_an_unknown_trigger_class_names_the_key_and_the_known_ones():
+    from portal_core.config import build_static_flows
+
+    with pytest.raises(ConfigError) as caught:
+        build_static_flows({"hello_world": {"triggers": {"DeploymentEventTriger": {}}}})
+    assert caught.value.path == ("hello_world", "triggers", "DeploymentEventTriger")
+    assert "did you mean 'DeploymentEventTrigger'" in caught.value.message
