@@ -58,7 +58,16 @@ def _parser() -> argparse.ArgumentParser:
 def _flows_root(root: Path) -> str:
     """The configured flows root if the project has flowportal config, else detected."""
     if (root / ENVIRONMENTS_FILE).is_file():
-        return load_workspace(root).config.flows_root
+        config = load_workspace(root).config
+        if config.flow_name_style != "sdk":
+            from flowportal import render
+
+            render.warning_line(
+                f"{ENVIRONMENTS_FILE} has flow_name_style {config.flow_name_style!r}, but "
+                f"{PROG} files deployments under the seed SDK's flow names; set "
+                "flow_name_style: sdk so `flowportal deploy` and this command update the same "
+                "deployments instead of making twins")
+        return config.flows_root
     from portal_core.scaffold import detect_flows_root
 
     return detect_flows_root(f.relative_path for f in discover_flows(root).flows)
