@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from flowportal.project import find_project_root
 from flowportal.usecases.applying import Outcome
 from flowportal.usecases.deploy import DeployRequest
+from flowportal.usecases.init import InitOutcome
 from flowportal.usecases.list_deployments import DeploymentListing
 from flowportal.usecases.promote import PromoteRequest
 from flowportal.workspace import Workspace, load_workspace
@@ -50,6 +51,14 @@ class Portal:
         if self._workspace is None:
             self._workspace = load_workspace(self.root)
         return self._workspace
+
+    def init(self, *, force: bool = False, acme_portal: bool = False) -> InitOutcome:
+        """Write this repository's config (and, with `acme_portal`, the extension's modules)."""
+        from flowportal.usecases.init import InitRequest, init_project
+
+        outcome = init_project(self.root, InitRequest(force=force, acme_portal=acme_portal))
+        self._workspace = None  # the config may have just been written
+        return outcome
 
     def discover(self, root: str | Path | None = None) -> Discovery:
         """Flows plus parse errors and key collisions (nothing raised for them)."""

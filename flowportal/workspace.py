@@ -19,6 +19,7 @@ from portal_core.config import (
     build_static_flows,
 )
 from portal_core.discovery import Discovery
+from portal_core.env_file import render_env_file
 from portal_core.environment import Environment, EnvValues
 from portal_core.errors import ConfigError
 from portal_io.project_files import read_dotenv, read_pyproject
@@ -33,6 +34,8 @@ STATE_DIR = ".portal"
 class Workspace:
     root: Path
     config: ProjectConfig
+    # Values for `{app}` / `{ver}` in env_file, given by the caller (e.g. CI flags).
+    env_file_vars: Mapping[str, str] = attrs.Factory(dict)
 
     @property
     def state_dir(self) -> Path:
@@ -48,7 +51,13 @@ class Workspace:
         environ = os.environ if environ is None else environ
         from_file = {}
         if env.env_file:
-            path = self.root / env.env_file.replace("{env}", environment.name)
+            try:
+                rendered = render_env_file(env.env_file, environment.name, self.config.project,
+                                           self.env_file_vars)
+            except ConfigError as err:
+                raise ConfigError(err.message, ("environments", environment.name, "env_file"),
+                                  ENVIRONMENTS_FILE) from None
+            path = self.root / rendered
             from_file = read_dotenv(path, str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path))
         secrets = {name: environ[name] for name in env.secrets if name in environ}
         return EnvValues(from_file=from_file, secrets=secrets)
@@ -77,9 +86,13 @@ def load_workspace(root: Path) -> Workspace:
     except ConfigError as err:
         raise envs_doc.error(err) from None
     flows: dict = {}
-    static_path = root / STATIC_FLOWS_FILE
+    static_name = environments.static_config or STATIC_FLOWS_FILE
+    static_path = root / static_name
+    if environments.static_config and not static_path.is_file():
+        raise ConfigError(f"static_config {static_name!r} does not exist; fix the path or remove "
+                          "the key to use the default place", source=ENVIRONMENTS_FILE)
     if static_path.is_file():
-        static_doc = load_yaml(static_path, STATIC_FLOWS_FILE)
+        static_doc = load_yaml(static_path, static_name)
         try:
             flows = build_static_flows(static_doc.data)
         except ConfigError as err:

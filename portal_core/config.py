@@ -34,6 +34,12 @@ if typing.TYPE_CHECKING:
 
 # --------------------------------------------------------------------------- values
 
+#: `prefect`: Prefect's own flow names (`hello-world`), our version string and a
+#: MANAGED_BY tag. `sdk`: exactly what the seed SDK's deploy produced (flow
+#: `hello_world`, version `{branch}-{commit}`, only the four version tags), so a
+#: project moving over keeps its deployments instead of growing twins.
+FLOW_NAME_STYLES = ("prefect", "sdk")
+
 
 @attrs.frozen
 class StaticFlowConfig:
@@ -89,6 +95,11 @@ class EnvironmentsFile:
     promotion_path: list[str] = attrs.Factory(list)
     write_concurrency: int = 2
     environments: dict[str, EnvironmentConfig] = attrs.Factory(dict)
+    # Where the per-flow static config lives (relative to the project root); None: the default
+    # place. Teams coming from the seed SDK keep theirs in `.acme_portal_sdk/`.
+    static_config: str | None = None
+    # How Prefect flow names, versions and tags are formed (see `portal_core.naming_style`).
+    flow_name_style: str = "prefect"
 
 
 def _environments(value: Mapping[str, Any]) -> Mapping[str, Environment]:
@@ -112,6 +123,7 @@ class ProjectConfig:
     write_concurrency: int
     environments: Mapping[str, Environment] = attrs.field(converter=_environments)
     flows: Mapping[str, StaticFlowConfig]
+    flow_name_style: str = "prefect"
 
     def environment(self, name: str) -> Environment:
         """The environment called `name`; an unknown name is one error with a did-you-mean."""
@@ -329,6 +341,7 @@ def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
             raise ConfigError(f"flow key {raw_key!r} has no letters or digits", (raw_key,))
         if key in flows:
             raise ConfigError(f"flow key {raw_key!r} repeats {key!r} after normalization", (raw_key,))
+        entry = _sdk_triggers_as_list(entry, raw_key)
         value: StaticFlowConfig = structure(entry or {}, StaticFlowConfig, (raw_key,))
         if value.cron is not None and (problem := cron_problem(value.cron)):
             raise ConfigError(problem, (raw_key, "cron"))
@@ -337,6 +350,38 @@ def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
             raise ConfigError("concurrency_limit must be at least 1", (raw_key, "concurrency_limit"))
         flows[key] = value
     return flows
+
+
+#: The seed SDK's trigger classes (its `triggers:` mapping keys) and the `type` each has
+#: in Prefect's own list form (`prefect.yaml`), which is what `triggers` holds.
+SDK_TRIGGER_TYPES = {
+    "DeploymentEventTrigger": "event",
+    "DeploymentMetricTrigger": "metric",
+    "DeploymentCompoundTrigger": "compound",
+    "DeploymentSequenceTrigger": "sequence",
+}
+
+
+def _sdk_triggers_as_list(entry: Any, raw_key: Any) -> Any:
+    """Accept the seed SDK's `triggers: {TriggerClass: {arguments}}` next to Prefect's list form.
+
+    Teams moving over keep their static config verbatim; the mapping becomes one
+    list item per trigger, `type` set from the class name.
+    """
+    if not isinstance(entry, Mapping) or not isinstance(entry.get("triggers"), Mapping):
+        return entry
+    items = []
+    for name, arguments in entry["triggers"].items():
+        kind = SDK_TRIGGER_TYPES.get(str(name))
+        if kind is None:
+            raise ConfigError(
+                f"unknown trigger class {name!r}{did_you_mean(str(name), SDK_TRIGGER_TYPES)} "
+                f"(known: {', '.join(SDK_TRIGGER_TYPES)})", (raw_key, "triggers", name))
+        if arguments is not None and not isinstance(arguments, Mapping):
+            raise ConfigError(f"the arguments of {name} must be a mapping, got "
+                              f"{type(arguments).__name__}", (raw_key, "triggers", name))
+        items.append({"type": kind, **dict(arguments or {})})
+    return {**entry, "triggers": items}
 
 
 def _check_user_tags(tags: list[str], path: tuple[str | int, ...]) -> None:
@@ -379,6 +424,12 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
         raise ConfigError("an environment appears twice on the path", ("promotion_path",))
     if value.write_concurrency < 1:
         raise ConfigError("write_concurrency must be at least 1", ("write_concurrency",))
+    if value.flow_name_style not in FLOW_NAME_STYLES:
+        raise ConfigError(
+            f"flow_name_style must be one of {', '.join(FLOW_NAME_STYLES)}, not "
+            f"{value.flow_name_style!r}{did_you_mean(value.flow_name_style, FLOW_NAME_STYLES)}",
+            ("flow_name_style",),
+        )
     return attrs.evolve(value, project=project)
 
 
@@ -395,4 +446,5 @@ def build_project_config(
         write_concurrency=environments.write_concurrency,
         environments=dict(environments.environments),
         flows=dict(flows),
+        flow_name_style=environments.flow_name_style,
     )

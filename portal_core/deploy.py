@@ -27,6 +27,7 @@ from portal_core.environment import (
 from portal_core.errors import NameRuleError, PlanError
 from portal_core.flows import FlowRecord
 from portal_core.names import DeploymentName, slugify
+from portal_core.naming_style import flow_name_for, version_for
 from portal_core.plan import Plan, index_by_name, make_plan
 from portal_core.selection import ALL, select_keys
 from portal_core.tags import VersionTags
@@ -133,8 +134,8 @@ def render_image(template: str | None, project: str, version: VersionTags) -> st
         ) from None
 
 
-def version_string(version: VersionTags) -> str:
-    return f"{version.package_version}+{version.commit}"
+def version_string(version: VersionTags, style: str = "prefect") -> str:
+    return version_for(style, version)
 
 
 def checkout_code_version(
@@ -149,10 +150,11 @@ def checkout_code_version(
     version = VersionTags(config.project, context.branch, context.commit, context.package_version)
     return CodeVersion(
         flow_key=flow.key,
-        flow_name=flow.prefect_flow_name,
+        flow_name=flow_name_for(config.flow_name_style, flow),
         entrypoint=flow.entrypoint,
         description=static.description if static.description is not None else flow.description,
-        version=version_string(version),
+        version=version_string(version, config.flow_name_style),
+        naming_style=config.flow_name_style,
         version_tags=version,
         image=context.image or render_image(config.image_template, config.project, version),
         pull_steps=pull_steps_for(environment.config, context.project_root),

@@ -19,6 +19,7 @@ from portal_core.config import EnvironmentConfig, StaticFlowConfig
 from portal_core.deployments import DeploymentSpec, Schedule
 from portal_core.errors import PlanError
 from portal_core.names import DeploymentName, slugify
+from portal_core.naming_style import PREFECT, tags_for
 from portal_core.plan import DEFAULT_WORK_QUEUE
 from portal_core.tags import VersionTags
 
@@ -68,6 +69,7 @@ class CodeVersion:
     pull_steps: tuple[Mapping[str, Any], ...] = ()
     parameter_schema: Mapping[str, Any] | None = None
     enforce_parameter_schema: bool = True
+    naming_style: str = PREFECT  # which tags mark it (see portal_core.naming_style)
 
 
 @attrs.frozen
@@ -130,7 +132,7 @@ def deployment_spec(
         entrypoint=code.entrypoint,
         description=code.description,
         version=code.version,
-        tags=all_tags(version, settings.user_tags),
+        tags=tags_for(code.naming_style, version, settings.user_tags),
         work_pool_name=settings.work_pool_name,
         work_queue_name=settings.work_queue_name,
         job_variables=job_variables,
@@ -205,11 +207,6 @@ def user_tags_for(env: EnvironmentConfig, static: StaticFlowConfig) -> tuple[str
     for tag in (*static.tags, *env.tags):
         seen.setdefault(tag, None)
     return tuple(seen)
-
-
-def all_tags(version: VersionTags, user: tuple[str, ...]) -> tuple[str, ...]:
-    ours = version.to_tags()
-    return (*ours, *(t for t in user if t not in ours))
 
 
 def pull_steps_for(env: EnvironmentConfig, project_root: str) -> tuple[Mapping[str, Any], ...]:

@@ -309,8 +309,88 @@ def _merge_extra(inputs: dict[str, str], extra: Mapping[str, str] | None) -> dic
     return check_inputs(inputs)
 
 
+@attrs.frozen
+class InputNames:
+    """Which workflow input carries each value of a dispatch; None: the value is not sent.
+
+    Our shipped workflows take `flows` (a JSON array, so any name survives) and
+    the other values under their own names. Workflows written for the seed SDK
+    take `flows-to-deploy` as a comma list (`a,b` or `all`), `env-label`,
+    `source-env` and `target-env`, and have no branch/force inputs.
+    """
+
+    flows: str | None = "flows"
+    env: str | None = "env"
+    src: str | None = "src"
+    dst: str | None = "dst"
+    branch: str | None = "branch"
+    force: str | None = "force"
+    flows_format: str = "json"  # "json" or "comma"
+
+
+INPUT_PRESETS: Mapping[str, InputNames] = {
+    "flowportal": InputNames(),
+    "sdk": InputNames(flows="flows-to-deploy", env="env-label", src="source-env",
+                      dst="target-env", branch=None, force=None, flows_format="comma"),
+}
+_INPUT_FIELDS = ("flows", "env", "src", "dst", "branch", "force")
+
+
+def parse_input_names(spec: str | None) -> InputNames:
+    """A preset name (`flowportal`, `sdk`) or `value=input,...` pairs, e.g.
+    `flows=flows-to-deploy,env=env-label,format=comma`; `value=` leaves a value out.
+    Pairs start from our own names, so only what differs needs saying."""
+    text = (spec or "").strip()
+    if not text:
+        return INPUT_PRESETS["flowportal"]
+    if text in INPUT_PRESETS:
+        return INPUT_PRESETS[text]
+    if "=" not in text:
+        raise PlanError([f"unknown inputs preset {text!r}; use one of {', '.join(INPUT_PRESETS)} "
+                         "or value=input pairs such as flows=flows-to-deploy,format=comma"])
+    changes: dict[str, str | None] = {}
+    for pair in text.split(","):
+        key, _, value = (part.strip() for part in pair.partition("="))
+        if key == "format":
+            if value not in ("json", "comma"):
+                raise PlanError([f"inputs format {value!r} must be 'json' or 'comma'"])
+            changes["flows_format"] = value
+        elif key in _INPUT_FIELDS:
+            if value:
+                _check_required(f"input name for {key}", value)
+            changes[key] = value or None
+        else:
+            raise PlanError([f"unknown value {key!r} in inputs {text!r}; the values are "
+                             f"{', '.join(_INPUT_FIELDS)} (and format)"])
+    return attrs.evolve(INPUT_PRESETS["flowportal"], **changes)  # type: ignore[arg-type]
+
+
+def encode_flows_comma(flows: Iterable[str]) -> str:
+    """The seed SDK's flow list: `a,b`, or `all` for every flow (and for none given)."""
+    names = list(flows)
+    for name in names:
+        _check_required("flow name", name)
+        if "," in name:
+            raise PlanError([f"flow name {name!r} contains ','; a comma-list input cannot carry it"])
+    return ",".join(names) if names else "all"
+
+
+def _named(names: InputNames, values: Mapping[str, str]) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for field, value in values.items():
+        input_name = getattr(names, field)
+        if input_name is not None:
+            inputs[input_name] = value
+    return inputs
+
+
+def _flows_value(names: InputNames, flows: list[str]) -> str:
+    return encode_flows_comma(flows) if names.flows_format == "comma" else encode_flows(flows)
+
+
 def deploy_inputs(
-    flows: list[str], env: str, ref: str, extra: Mapping[str, str] | None = None
+    flows: list[str], env: str, ref: str, extra: Mapping[str, str] | None = None,
+    names: InputNames = INPUT_PRESETS["flowportal"],
 ) -> dict[str, str]:
     """Inputs of the deploy workflow.
 
@@ -323,7 +403,7 @@ def deploy_inputs(
     _check_required("environment", env)
     if not flows:
         raise PlanError(["no flow given: pass --flow NAME (repeatable) or --flow all"])
-    inputs = {"flows": encode_flows(flows), "env": env}
+    inputs = _named(names, {"flows": _flows_value(names, flows), "env": env})
     return _merge_extra(inputs, extra)
 
 
@@ -334,19 +414,25 @@ def promote_inputs(
     branch: str | None,
     force: bool,
     extra: Mapping[str, str] | None = None,
+    names: InputNames = INPUT_PRESETS["flowportal"],
 ) -> dict[str, str]:
     """Inputs of the promote workflow; an empty flow list means "every flow deployed in src"."""
     _check_required("source environment", src)
     _check_required("target environment", dst)
     if branch:
         check_cli_value("branch", branch)
-    inputs = {
-        "flows": encode_flows(flows),
+    if names.branch is None and branch:
+        raise PlanError([f"the workflow's inputs have no branch; it promotes the branch it runs on "
+                         f"(give --ref {branch} instead of --branch)"])
+    if names.force is None and force:
+        raise PlanError(["the workflow's inputs have no force switch; promote one step at a time"])
+    inputs = _named(names, {
+        "flows": _flows_value(names, flows),
         "src": src,
         "dst": dst,
         "branch": branch or "",
         "force": "true" if force else "false",
-    }
+    })
     return _merge_extra(inputs, extra)
 
 

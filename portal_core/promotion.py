@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import attrs
+
 from portal_core.config import ProjectConfig, did_you_mean
 from portal_core.deploy import DIRTY_SUFFIX, control_character_problems
 from portal_core.deployments import DeployedState, DeploymentSpec
@@ -106,7 +108,7 @@ def promoted_spec(
     dst: Environment,
     values: EnvValues,
 ) -> DeploymentSpec:
-    code = source_code_version(source, flow_key, branch)
+    code = attrs.evolve(source_code_version(source, flow_key, branch), naming_style=config.flow_name_style)
     return deployment_spec(code, dst, config.flow_config(flow_key), values)
 
 

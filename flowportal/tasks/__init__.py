@@ -12,7 +12,8 @@ from flowportal.tasks.checks import check_config
 from flowportal.tasks.deployments import deploy, list_deployments
 from flowportal.tasks.flows import list_flows
 from flowportal.tasks.promotion import diff, promote
+from flowportal.tasks.setup import init
 
 namespace = Collection(
-    list_flows, list_deployments, deploy, promote, diff, check_config, server.ns
+    init, list_flows, list_deployments, deploy, promote, diff, check_config, server.ns
 )

@@ -30,6 +30,9 @@ from flowportal.tasks.common import (
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
         "adopt": "take over same-named deployments not made by flowportal or acme-portal-sdk",
+        "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
+                  "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
+        "repo": "with --via github: OWNER/NAME (default: the origin remote)",
     },
 )
 @one_line_errors
@@ -47,6 +50,8 @@ def deploy(
     ref: str = "",
     watch: bool = False,
     adopt: bool = False,
+    inputs: str = "",
+    repo: str = "",
 ) -> None:
     """Deploy flows to an environment: plan, then apply."""
 
@@ -57,8 +62,10 @@ def deploy(
 
     if via == "github":
         from flowportal.usecases.github_dispatch import DispatchRequest, WorkflowDeploy, dispatch
+        from portal_core.github import parse_input_names
 
-        request_run = DispatchRequest(WorkflowDeploy(tuple(flow), env), ref=ref or None, watch=watch)
+        request_run = DispatchRequest(WorkflowDeploy(tuple(flow), env), ref=ref or None, watch=watch,
+                                      repo=repo or None, input_names=parse_input_names(inputs))
         with CliReporter() as reporter:
             started = dispatch(workspace_here().root, request_run, bootstrap(), reporter)
         raise Exit(code=started.exit_code)

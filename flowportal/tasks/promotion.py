@@ -29,6 +29,9 @@ from flowportal.tasks.common import (
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
         "adopt": "take over same-named deployments in dst not made by flowportal or acme-portal-sdk",
+        "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
+                  "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
+        "repo": "with --via github: OWNER/NAME (default: the origin remote)",
     },
 )
 @one_line_errors
@@ -45,6 +48,8 @@ def promote(
     ref: str = "",
     watch: bool = False,
     adopt: bool = False,
+    inputs: str = "",
+    repo: str = "",
 ) -> None:
     """Promote the code version running in src to dst: plan, then apply."""
     if not src or not dst:
@@ -54,11 +59,13 @@ def promote(
 
     if via == "github":
         from flowportal.usecases.github_dispatch import DispatchRequest, WorkflowPromote, dispatch
+        from portal_core.github import parse_input_names
 
         action = WorkflowPromote(tuple(flow), src, dst, branch or None, force)
+        request_run = DispatchRequest(action, ref=ref or None, watch=watch, repo=repo or None,
+                                      input_names=parse_input_names(inputs))
         with CliReporter() as reporter:
-            started = dispatch(workspace_here().root, DispatchRequest(action, ref=ref or None, watch=watch),
-                               bootstrap(), reporter)
+            started = dispatch(workspace_here().root, request_run, bootstrap(), reporter)
         raise Exit(code=started.exit_code)
     from flowportal.usecases.promote import PromoteRequest
     from flowportal.usecases.promote import promote as run

@@ -17,7 +17,14 @@ import attrs
 
 from flowportal.usecases.ports import WorkflowGateway
 from flowportal.usecases.reporting import Reporter, SilentReporter
-from portal_core.github import DispatchResult, deploy_inputs, promote_inputs, run_outcome
+from portal_core.github import (
+    INPUT_PRESETS,
+    DispatchResult,
+    InputNames,
+    deploy_inputs,
+    promote_inputs,
+    run_outcome,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -37,8 +44,8 @@ class WorkflowDeploy:
     workflow: str = "deploy.yml"
     verb = "deploy"
 
-    def inputs(self, ref: str, extra: Mapping[str, str]) -> dict[str, str]:
-        return deploy_inputs(list(self.flows), self.env, ref, extra)
+    def inputs(self, ref: str, extra: Mapping[str, str], names: InputNames) -> dict[str, str]:
+        return deploy_inputs(list(self.flows), self.env, ref, extra, names)
 
 
 @attrs.frozen
@@ -56,8 +63,8 @@ class WorkflowPromote:
     workflow: str = "promote.yml"
     verb = "promote"
 
-    def inputs(self, ref: str, extra: Mapping[str, str]) -> dict[str, str]:
-        return promote_inputs(list(self.flows), self.src, self.dst, self.branch, self.force, extra)
+    def inputs(self, ref: str, extra: Mapping[str, str], names: InputNames) -> dict[str, str]:
+        return promote_inputs(list(self.flows), self.src, self.dst, self.branch, self.force, extra, names)
 
 
 @attrs.frozen
@@ -69,6 +76,7 @@ class DispatchRequest:
     watch: bool = False
     repo: str | None = None  # OWNER/NAME; default: the origin remote
     extra_inputs: Mapping[str, str] = attrs.Factory(dict)
+    input_names: InputNames = INPUT_PRESETS["flowportal"]  # the workflow's input names
     poll_seconds: float = DEFAULT_POLL_SECONDS
     timeout: float = DEFAULT_WATCH_TIMEOUT
 
@@ -100,7 +108,7 @@ def dispatch(
     reporter = reporter or SilentReporter()
     action = request.action
     ref = request.ref or deps.github.default_ref(root)
-    inputs = action.inputs(ref, request.extra_inputs)  # validated before any request
+    inputs = action.inputs(ref, request.extra_inputs, request.input_names)  # validated before sending
     gateway = deps.github.connect(root, request.repo)
 
     started: DispatchResult = gateway.dispatch(action.workflow, ref, inputs)

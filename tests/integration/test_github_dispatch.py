@@ -19,19 +19,10 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from flowportal.bootstrap import bootstrap
-from flowportal.tasks.common import CliReporter
-from flowportal.usecases.github_dispatch import (
-    DispatchOutcome,
-    DispatchRequest,
-    WorkflowDeploy,
-    WorkflowPromote,
-    dispatch,
-)
 from portal_core.errors import PortalError
 from portal_core.github import GitHubError
 from portal_io.github_gateway import GitHubGateway
-from tests.support.fakes import FixedGitHub, fake_dependencies
+from tests.support.dispatching import dispatch_deploy, dispatch_promote
 from tests.support.github_standin import FAILURE, SUCCESS, GitHubStandIn
 
 pytestmark = pytest.mark.integration
@@ -50,25 +41,6 @@ def standin():
 
 def gateway_for(server: GitHubStandIn, token: str = TOKEN) -> GitHubGateway:
     return GitHubGateway(server.owner, server.repo, token, server.url, sleep=lambda _s: None)
-
-
-def _run(root, action, ref, watch, gateway, environ, poll_seconds=5.0, timeout=3600.0) -> DispatchOutcome:
-    """The use case as the CLI runs it: what the user is told goes through the CLI's reporter."""
-    deps = bootstrap(environ) if gateway is None else fake_dependencies(github=FixedGitHub(gateway))
-    request = DispatchRequest(action, ref=ref, watch=watch, poll_seconds=poll_seconds, timeout=timeout)
-    with CliReporter() as reporter:
-        return dispatch(Path(root), request, deps, reporter)
-
-
-def dispatch_deploy(root, flows, env, ref=None, watch=False, gateway=None, console=None, *,
-                    environ=None, **timing) -> DispatchOutcome:
-    return _run(root, WorkflowDeploy(tuple(flows), env), ref, watch, gateway, environ, **timing)
-
-
-def dispatch_promote(root, flows, src, dst, branch=None, force=False, ref=None, watch=False,
-                     gateway=None, console=None, **timing) -> DispatchOutcome:
-    return _run(root, WorkflowPromote(tuple(flows), src, dst, branch, force), ref, watch, gateway, None,
-                **timing)
 
 
 def cli(call) -> int:
