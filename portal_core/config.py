@@ -85,6 +85,7 @@ class EnvironmentsFile:
     promotion_path: list[str] = attrs.Factory(list)
     write_concurrency: int = 2
     environments: dict[str, EnvironmentConfig] = attrs.Factory(dict)
+    protected_branches: list[str] = attrs.Factory(lambda: ["main", "master"])  # never pruned
 
 
 @attrs.frozen
@@ -98,6 +99,7 @@ class ProjectConfig:
     write_concurrency: int
     environments: Mapping[str, EnvironmentConfig]
     flows: Mapping[str, StaticFlowConfig]
+    protected_branches: tuple[str, ...] = ("main", "master")
 
     def environment(self, name: str) -> EnvironmentConfig:
         try:
@@ -380,4 +382,5 @@ def build_project_config(
         write_concurrency=environments.write_concurrency,
         environments=dict(environments.environments),
         flows=dict(flows),
+        protected_branches=tuple(environments.protected_branches),
     )

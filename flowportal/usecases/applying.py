@@ -26,6 +26,7 @@ class Outcome:
     results: tuple[ApplyResult, ...] = ()
     applied: bool = False
     urls: Mapping[str, str] = attrs.Factory(dict)
+    history_error: str | None = None  # the change history could not be recorded (a warning)
 
     @property
     def failed(self) -> tuple[ApplyResult, ...]:
@@ -70,6 +71,7 @@ def apply_plan(
     target: ApiTarget,
     reporter: Reporter,
     pools: list[tuple[str, str]],
+    verb: str | None = None,
 ) -> Outcome:
     for name, pool_type in pools:
         reporter.step(f"creating work pool {name!r} ({pool_type})")
@@ -81,7 +83,20 @@ def apply_plan(
         for r in results
         if r.ok and r.deployment_id
     })
-    return Outcome(plan=plan, results=tuple(results), applied=True, urls=urls)
+    history_error = _record(plan, results, gateway, target, reporter, verb)
+    return Outcome(plan=plan, results=tuple(results), applied=True, urls=urls,
+                   history_error=history_error)
+
+
+# ---- change history: one record per applied deployment, on the target's server.
+def _record(plan: Plan, results: list[ApplyResult], gateway: DeploymentGateway,
+            target: ApiTarget, reporter: Reporter, verb: str | None) -> str | None:
+    from flowportal.usecases.history import record_applied, store_for
+
+    concurrency = getattr(gateway, "write_concurrency", 2)
+    return record_applied(plan, results, store_for(gateway, target, concurrency), target,
+                          reporter, verb)
+# ---- end of change history
 
 
 def check_pools(
@@ -105,8 +120,9 @@ def finish(
     reporter: Reporter,
     pools: list[tuple[str, str]],
     dry_run: bool,
+    verb: str | None = None,
 ) -> Outcome:
     """Stop after the plan (dry run, or nothing to do), else apply it."""
     if dry_run or not plan.has_changes:
         return Outcome(plan=plan, applied=not dry_run, urls=existing_urls(plan, target))
-    return apply_plan(plan, gateway, target, reporter, pools)
+    return apply_plan(plan, gateway, target, reporter, pools, verb)
