@@ -86,11 +86,13 @@ def test_history_and_rollback_survive_a_restart_and_are_shared_by_clones(
         assert records[0].ci_url == "https://github.example/acme/flows/actions/runs/42"
         assert records[1].ci_url is None and records[0].when > records[1].when
 
-        shown = cli(root, "history", "--env", "uat", "--flow", "hello_world")
+        shown = cli(root, "history", "--env", "uat", "--flow", "hello_world",
+                    env={"COLUMNS": "250"})
         assert shown.returncode == 0, shown.stderr
         assert shown.stdout.index(f"{commit_a} / 1.0.0 -> {commit_b} / 1.0.0") < shown.stdout.index(
             f"- -> {commit_a} / 1.0.0")
-        planned = cli(root, "rollback", "--env", "uat", "--flow", "hello_world", "--dry-run")
+        planned = cli(root, "rollback", "--env", "uat", "--flow", "hello_world", "--dry-run",
+                      env={"COLUMNS": "250"})
         assert planned.returncode == 2, planned.stderr
         assert f"1.0.0+{commit_b} -> 1.0.0+{commit_a}" in planned.stdout
 
@@ -170,7 +172,7 @@ def test_drift_names_exactly_the_fields_edited_outside_and_pending_apart(
             prefect_api_url, "POST", "/artifacts/filter", {"limit": 200}))):
         assert secret not in output
     # the environment matrix marks the drifted deployment
-    listing = cli(tmp_path, "list-deployments", "--env", "dev")
+    listing = cli(tmp_path, "list-deployments", "--env", "dev", env={"COLUMNS": "250"})
     assert listing.returncode == 0, listing.stderr
     row = next(line for line in listing.stdout.splitlines() if "hello_world" in line)
     assert "!" in row and "other" not in row
@@ -201,7 +203,7 @@ def test_prune_deletes_only_owned_deployments_of_gone_branches(
     before = names_in(prefect_api_url, project)
     gone = {f"{project}--feature-a--{f}--dev" for f in ("hello-world", "other")}
 
-    planned = cli(tmp_path, "prune", "--env", "dev", "--dry-run")
+    planned = cli(tmp_path, "prune", "--env", "dev", "--dry-run", env={"COLUMNS": "250"})
     assert planned.returncode == 2, planned.stderr
     listed = {n for n in before if n in planned.stdout}
     assert listed == gone
