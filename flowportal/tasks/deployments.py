@@ -29,6 +29,7 @@ from flowportal.tasks.common import (
         "via": "'prefect' (default): write directly; 'github': run the deploy workflow",
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
+        "strict-history": "fail (exit 1) if the change could not be recorded in the history",
     },
 )
 @one_line_errors
@@ -45,6 +46,7 @@ def deploy(
     via: str = "prefect",
     ref: str = "",
     watch: bool = False,
+    strict_history: bool = False,
 ) -> None:
     """Deploy flows to an environment: plan, then apply."""
 
@@ -67,6 +69,9 @@ def deploy(
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, reporter=reporter)
     report_outcome(outcome, json)
+    from flowportal.tasks.lifecycle import fail_on_history
+
+    fail_on_history(outcome, strict_history)
 
 
 @task(

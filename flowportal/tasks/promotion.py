@@ -28,6 +28,7 @@ from flowportal.tasks.common import (
         "via": "'prefect' (default) or 'github' (run the promote workflow)",
         "ref": "with --via github: the git ref the workflow runs on",
         "watch": "with --via github: follow the run until it ends",
+        "strict-history": "fail (exit 1) if the change could not be recorded in the history",
     },
 )
 @one_line_errors
@@ -43,6 +44,7 @@ def promote(
     via: str = "prefect",
     ref: str = "",
     watch: bool = False,
+    strict_history: bool = False,
 ) -> None:
     """Promote the code version running in src to dst: plan, then apply."""
     if not src or not dst:
@@ -63,6 +65,9 @@ def promote(
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, reporter=reporter)
     report_outcome(outcome, json)
+    from flowportal.tasks.lifecycle import fail_on_history
+
+    fail_on_history(outcome, strict_history)
 
 
 @task(

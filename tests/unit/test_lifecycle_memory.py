@@ -1,0 +1,97 @@
+"""Recording, history and rollback refusals through the real use cases, in memory."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from invoke.exceptions import Exit
+from support.memory_history import GatewayWithHistory
+from test_usecases_memory import SECRET, name, no_schemas, run_promote, workspace  # noqa: F401
+
+from flowportal.tasks.lifecycle import fail_on_history
+from flowportal.usecases.deploy import DeployRequest, deploy
+from flowportal.usecases.history import history
+from flowportal.usecases.rollback import RollbackRequest, rollback
+from flowportal.workspace import Workspace
+from portal_core.errors import PlanError
+
+
+class Warnings:
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def plan(self, plan: object) -> None: ...
+    def step(self, message: str) -> None: ...
+    def applied(self, result: object) -> None: ...
+
+    def warning(self, message: str) -> None:
+        self.lines.append(message)
+
+
+def run(workspace: Workspace, gw: GatewayWithHistory, commit: str = "abc1234",
+        reporter: Warnings | None = None):  # type: ignore[no-untyped-def]
+    request = DeployRequest(flows=("all",), env="dev", branch="main", commit=commit,
+                            package_version="1.0.0")
+    return deploy(workspace, request, gateway=gw, schema_reader=no_schemas, reporter=reporter)
+
+
+def test_each_applied_deployment_is_recorded_once(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_ACTOR", "dana")
+    gw = GatewayWithHistory(pools={"dev-pool"})
+    run(workspace, gw)
+    assert sorted(r.deployment for r in gw.history.records) == sorted(gw.writes)
+    assert {(r.verb, r.who, r.before) for r in gw.history.records} == {("deploy", "dana", None)}
+    run(workspace, gw)  # unchanged: nothing applied, nothing recorded
+    assert len(gw.history.records) == 3
+    gw.fail_on = {name("hello_world", "dev")}
+    run(workspace, gw, commit="def5678")
+    newer = [r for r in gw.history.records if r.after and r.after.commit == "def5678"]
+    assert name("hello_world", "dev") not in {r.deployment for r in newer} and len(newer) == 2
+    listing = history(workspace, "dev", "nightly_etl", store=gw.history)
+    assert [r.after.commit for r in listing.records if r.after] == ["def5678", "abc1234"]
+
+
+def test_a_history_that_cannot_be_written_is_one_warning_and_fails_only_when_strict(
+    workspace: Workspace,
+) -> None:
+    gw = GatewayWithHistory(pools={"dev-pool"})
+    gw.history.fail = True
+    reporter = Warnings()
+    outcome = run(workspace, gw, reporter=reporter)
+    assert outcome.exit_code == 0 and len(gw.writes) == 3
+    assert len(reporter.lines) == 1 and "not recorded for 3 of 3" in reporter.lines[0]
+    assert outcome.history_error == reporter.lines[0]
+    fail_on_history(outcome, strict_history=False)
+    with pytest.raises(Exit) as failed:
+        fail_on_history(outcome, strict_history=True)
+    assert failed.value.code == 1
+
+
+def test_secret_values_never_reach_the_history(workspace: Workspace) -> None:
+    dev, uat = GatewayWithHistory(pools={"dev-pool"}), GatewayWithHistory(pools={"uat-pool"})
+    run(workspace, dev)
+    run_promote(workspace, dev, uat)
+    assert uat.history.records and all(r.verb == "promote" for r in uat.history.records)
+    assert uat.states[name("hello_world", "uat")].env_vars["DB_PASSWORD"] == SECRET
+    assert SECRET not in json.dumps([r.to_json() for r in uat.history.records])
+
+
+def test_rollback_refuses_without_a_record_or_a_readable_earlier_version(
+    workspace: Workspace, tmp_path: Path
+) -> None:
+    gw = GatewayWithHistory(pools={"dev-pool"})
+    run(workspace, gw)
+    gw.history.records.clear()
+    request = RollbackRequest(env="dev", flow="hello_world")
+    with pytest.raises(PlanError, match="no recorded change"):
+        rollback(workspace, request, gateway=gw)
+    run(workspace, gw, commit="aaa1111")
+    run(workspace, gw, commit="def5678")
+    # aaa1111 is not a commit of this (git-less) directory: its source cannot be read
+    with pytest.raises(PlanError, match="not in this clone"):
+        rollback(workspace, request, gateway=gw)
+    assert gw.states[name("hello_world", "dev")].version == "1.0.0+def5678"
