@@ -56,6 +56,7 @@ class Outcome:
                 }
                 for r in self.results
             ],
+            "history_error": self.history_error,
             "exit_code": self.exit_code,
         }
 

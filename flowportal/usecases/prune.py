@@ -154,6 +154,8 @@ def prune(
                            only_branch=request.branch)
     if request.dry_run or not plan.has_changes:
         return PruneOutcome(plan, applied=not request.dry_run)
+    for candidate in plan.candidates:
+        reporter.step(f"deleting {candidate.state.name} ({candidate.reason}: {candidate.branch})")
     by_id = {c.state.id: c.state for c in plan.candidates}
     deleted_ids, problems = store.delete_deployments(list(by_id))
     deleted = [by_id[i] for i in deleted_ids if i in by_id]

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import attrs
 
 from portal_core.history import ChangeRecord, history_key, latest_by_deployment, newest_first
-from tests.support.memory_gateway import InMemoryGateway
+from support.memory_gateway import InMemoryGateway
 
 
 @attrs.define

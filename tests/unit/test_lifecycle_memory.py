@@ -8,14 +8,38 @@ from pathlib import Path
 import pytest
 from invoke.exceptions import Exit
 from support.memory_history import GatewayWithHistory
-from test_usecases_memory import SECRET, name, no_schemas, run_promote, workspace  # noqa: F401
+from test_usecases_memory import (
+    ENVIRONMENTS,
+    HELLO,
+    REPORT,
+    SECRET,
+    STATIC,
+    name,
+    no_schemas,
+    run_promote,
+)
 
 from flowportal.tasks.lifecycle import fail_on_history
+from flowportal.usecases.applying import Outcome
 from flowportal.usecases.deploy import DeployRequest, deploy
 from flowportal.usecases.history import history
 from flowportal.usecases.rollback import RollbackRequest, rollback
-from flowportal.workspace import Workspace
+from flowportal.workspace import Workspace, load_workspace
 from portal_core.errors import PlanError
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """The same project as the deploy/promote use-case tests."""
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "environments.yaml").write_text(ENVIRONMENTS, encoding="utf-8")
+    (tmp_path / "config" / "static_flow_deploy_config.yaml").write_text(STATIC, encoding="utf-8")
+    (tmp_path / "config" / "app.dev.env").write_text('FROM_FILE="yes"\n', encoding="utf-8")
+    (tmp_path / "flows").mkdir()
+    (tmp_path / "flows" / "hello.py").write_text(HELLO, encoding="utf-8")
+    (tmp_path / "flows" / "report.py").write_text(REPORT, encoding="utf-8")
+    monkeypatch.setenv("DB_PASSWORD", SECRET)
+    return load_workspace(tmp_path)
 
 
 class Warnings:
@@ -31,7 +55,7 @@ class Warnings:
 
 
 def run(workspace: Workspace, gw: GatewayWithHistory, commit: str = "abc1234",
-        reporter: Warnings | None = None):  # type: ignore[no-untyped-def]
+        reporter: Warnings | None = None) -> Outcome:
     request = DeployRequest(flows=("all",), env="dev", branch="main", commit=commit,
                             package_version="1.0.0")
     return deploy(workspace, request, gateway=gw, schema_reader=no_schemas, reporter=reporter)
@@ -81,7 +105,7 @@ def test_secret_values_never_reach_the_history(workspace: Workspace) -> None:
 
 
 def test_rollback_refuses_without_a_record_or_a_readable_earlier_version(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace,
 ) -> None:
     gw = GatewayWithHistory(pools={"dev-pool"})
     run(workspace, gw)

@@ -10,6 +10,15 @@ import attrs
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
+from support.strategies import (
+    deployed_states,
+    deployment_specs,
+    env_keys,
+    flow_keys,
+    json_values,
+    secret_values,
+    sluggable_names,
+)
 
 from portal_core.deployments import DeployedState, Schedule
 from portal_core.drift import assess, compare
@@ -31,15 +40,6 @@ from portal_core.plan import plan_change
 from portal_core.prune import owned_branch, select_prunable
 from portal_core.redaction import Redactor
 from portal_core.tags import MANAGED_BY, VersionTags, is_managed, make_tag, tag_value
-from tests.support.strategies import (
-    deployed_states,
-    deployment_specs,
-    env_keys,
-    flow_keys,
-    json_values,
-    secret_values,
-    sluggable_names,
-)
 
 actors = st.builds(Actor, st.text(max_size=12), st.none() | st.text(max_size=30))
 times = st.datetimes().map(lambda d: d.isoformat(timespec="microseconds") + "+00:00")
@@ -159,13 +159,13 @@ def test_a_single_field_edit_is_reported_as_exactly_that_field(
             f"env.{key}"}
     elif edit == "job_variables":
         key = data.draw(st.text(min_size=1, max_size=6).filter(lambda k: k not in ("env",)))
-        value = data.draw(json_values.filter(lambda v: v != state.job_variables.get(key)))
-        edited = attrs.evolve(state, job_variables={**state.job_variables, key: value})
+        new = data.draw(json_values.filter(lambda v: v != state.job_variables.get(key)))
+        edited = attrs.evolve(state, job_variables={**state.job_variables, key: new})
         expected = {f"job_variables.{key}"}
     elif edit == "parameters":
         key = data.draw(st.text(max_size=6))
-        value = data.draw(json_values.filter(lambda v: v != state.parameters.get(key)))
-        edited, expected = attrs.evolve(state, parameters={**state.parameters, key: value}), {
+        param = data.draw(json_values.filter(lambda v: v != state.parameters.get(key)))
+        edited, expected = attrs.evolve(state, parameters={**state.parameters, key: param}), {
             f"parameters.{key}"}
     elif edit == "schedule_active":
         schedules = state.schedules or (Schedule("0 0 * * *"),)
