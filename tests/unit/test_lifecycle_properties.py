@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import assume, given
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from support.strategies import (
     deployed_states,
@@ -41,6 +41,10 @@ from portal_core.prune import owned_branch, select_prunable
 from portal_core.redaction import Redactor
 from portal_core.tags import MANAGED_BY, VersionTags, is_managed, make_tag, tag_value
 
+#: generating whole deployments is slow on a loaded machine; that is not what is tested
+SLOW = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                      HealthCheck.data_too_large])
+
 actors = st.builds(Actor, st.text(max_size=12), st.none() | st.text(max_size=30))
 times = st.datetimes().map(lambda d: d.isoformat(timespec="microseconds") + "+00:00")
 
@@ -59,11 +63,13 @@ def records(draw: st.DrawFn) -> ChangeRecord:
 # --------------------------------------------------------------------------- records
 
 
+@SLOW
 @given(records())
 def test_a_record_survives_a_json_round_trip(record: ChangeRecord) -> None:
     assert ChangeRecord.from_json(json.loads(json.dumps(record.to_json()))) == record
 
 
+@SLOW
 @given(deployment_specs(secrets=st.dictionaries(env_keys, secret_values, min_size=1, max_size=3)),
        actors, times)
 def test_secret_values_never_reach_a_record(spec: Any, actor: Actor, when: str) -> None:
@@ -75,6 +81,7 @@ def test_secret_values_never_reach_a_record(spec: Any, actor: Actor, when: str) 
     assert not [v for v in values if v in text]
 
 
+@SLOW
 @given(deployment_specs(), st.randoms())
 def test_the_fingerprint_ignores_key_order(spec: Any, random: Any) -> None:
     applied = applied_spec(spec, spec.secret_names)
@@ -83,6 +90,7 @@ def test_the_fingerprint_ignores_key_order(spec: Any, random: Any) -> None:
     assert fingerprint({k: applied[k] for k in keys}) == fingerprint(applied)
 
 
+@SLOW
 @given(sluggable_names, sluggable_names, flow_keys, sluggable_names)
 def test_the_history_key_is_valid_and_matched_by_its_patterns(
     project: str, branch: str, flow: str, env: str
@@ -98,6 +106,7 @@ def test_the_history_key_is_valid_and_matched_by_its_patterns(
     assert like(key_pattern(project, env)) and like(key_pattern(project, env, flow))
 
 
+@SLOW
 @given(st.lists(st.sampled_from(["a1", "b2", "c3"]), min_size=2, max_size=8))
 def test_rollback_goes_back_exactly_one_distinct_version(commits: list[str]) -> None:
     """`commits` oldest first; --steps 1 lands on the newest commit differing from the current."""
@@ -117,6 +126,7 @@ def test_rollback_goes_back_exactly_one_distinct_version(commits: list[str]) -> 
 # --------------------------------------------------------------------------- drift
 
 
+@SLOW
 @given(deployed_states())
 def test_a_state_equal_to_the_applied_spec_has_no_drift(state: DeployedState) -> None:
     assert compare(applied_spec(state, ()), state) == ()
@@ -126,6 +136,7 @@ EDITS = ["paused", "work_queue_name", "work_pool_name", "description", "concurre
          "tags", "env", "job_variables", "parameters", "schedule_active", "secret_value"]
 
 
+@SLOW
 @given(deployed_states(), st.sampled_from(EDITS), st.data())
 def test_a_single_field_edit_is_reported_as_exactly_that_field(
     state: DeployedState, edit: str, data: st.DataObject
@@ -214,6 +225,7 @@ def fleet(draw: st.DrawFn) -> DeployedState:
                          id=draw(st.uuids()).hex)
 
 
+@SLOW
 @given(st.lists(fleet(), max_size=12), st.sets(st.sampled_from(BRANCHES)),
        st.sets(st.sampled_from(BRANCHES)),
        st.dictionaries(st.sampled_from(BRANCHES),
