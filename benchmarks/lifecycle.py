@@ -8,7 +8,8 @@ one change record per deployment), then measures, in process:
 
 * `history --env dev --limit 20` and `--limit 200`;
 * `history --env dev --flow F` (one flow);
-* `drift --env dev` over all N deployments (deployment reads + latest records).
+* `drift --env dev` over all N deployments (deployment reads + latest records);
+* writing N change records again (the recording cost of an N-deployment apply).
 
 For each: HTTP requests made (counted at `urllib.request.urlopen`, which both
 the deployment reads and the history store use), our process's CPU time
@@ -118,11 +119,19 @@ def main() -> int:
                 lambda: portal.history("dev", "flow_0150").records, args.repeat)
             results["drift_all"] = measure(
                 lambda: portal.drift("dev").report.deployments, args.repeat)
+            # the cost of recording alone: N records written again, as after an N-flow apply
+            from portal_core.history import key_pattern
+            from portal_io.history_store import HistoryStore
+
+            again = list(HistoryStore(url).latest(key_like=key_pattern("benchlife", "dev")).values())
+            store = HistoryStore(url, None, portal.workspace.config.write_concurrency)
+            results["record_all"] = measure(lambda: store.write(again) or again, 1)
         finally:
             server.stop()
 
     print(f"{'scenario':<20} {'requests':>8} {'cpu s':>8} {'wall s':>8} {'items':>6}")
-    for key in ("history_limit_20", "history_limit_200", "history_one_flow", "drift_all"):
+    for key in ("history_limit_20", "history_limit_200", "history_one_flow", "drift_all",
+                "record_all"):
         row = results[key]
         print(f"{key:<20} {row['requests']:>8} {row['cpu_s']:>8.3f} {row['wall_s']:>8.3f} "
               f"{row['result_size']!s:>6}")

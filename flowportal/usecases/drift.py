@@ -23,7 +23,7 @@ from portal_core.history import ChangeRecord, key_pattern, state_from_applied
 from portal_core.names import DeploymentName, normalize_flow_key, slugify
 from portal_core.plan import resolve_paused, resolve_schedules
 from portal_core.promotion import promoted_spec
-from portal_core.tags import MANAGED_BY, MANAGED_BY_VALUE, PROJECT_NAME, make_tag
+from portal_core.tags import PROJECT_NAME, make_tag
 
 DRIFT_CACHE = "cache/drift.json"
 
@@ -81,8 +81,7 @@ def drift(
     store = store or store_for(gw, target, config.write_concurrency)
     if store is None:
         raise PlanError([f"environment {env!r} has no change history to compare with"])
-    states = gw.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project),
-                                           make_tag(MANAGED_BY, MANAGED_BY_VALUE)])
+    states = gw.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project)])
     wanted = (slugify(config.project, "project"), slugify(env, "environment"))
 
     def ours(name: str) -> bool:
@@ -94,6 +93,11 @@ def drift(
     latest = {name: record
               for name, record in store.latest(key_like=key_pattern(config.project, env, flow_key)).items()
               if ours(name)}
+    # Someone may have removed our tags in the UI: that is drift (of `tags`), not a deletion.
+    found = {s.name for s in states}
+    untagged = sorted(n for n, r in latest.items() if n not in found and r.applied is not None)
+    if untagged:
+        states += [s for s in gw.read_deployments(names=untagged) if ours(s.name)]
     values = workspace.env_values(env)
     specs = {}
     for name, record in latest.items():

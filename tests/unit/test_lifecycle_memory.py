@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import attrs
 import pytest
 from invoke.exceptions import Exit
 from support.memory_history import GatewayWithHistory
@@ -22,6 +23,7 @@ from test_usecases_memory import (
 from flowportal.tasks.lifecycle import fail_on_history
 from flowportal.usecases.applying import Outcome
 from flowportal.usecases.deploy import DeployRequest, deploy
+from flowportal.usecases.drift import drift
 from flowportal.usecases.history import history
 from flowportal.usecases.rollback import RollbackRequest, rollback
 from flowportal.workspace import Workspace, load_workspace
@@ -119,3 +121,27 @@ def test_rollback_refuses_without_a_record_or_a_readable_earlier_version(
     with pytest.raises(PlanError, match="not in this clone"):
         rollback(workspace, request, gateway=gw)
     assert gw.states[name("hello_world", "dev")].version == "1.0.0+def5678"
+
+
+def test_drift_tells_ui_edits_removed_tags_and_deletions_apart_from_pending_config(
+    workspace: Workspace,
+) -> None:
+    gw = GatewayWithHistory(pools={"dev-pool"})
+    run(workspace, gw)
+    assert drift(workspace, "dev", gateway=gw).exit_code == 0
+    hello, etl = name("hello_world", "dev"), name("nightly_etl", "dev")
+    gw.set_paused(hello, True)
+    gw.states[etl] = attrs.evolve(gw.states[etl], tags=("team=data",))  # ours removed in the UI
+    del gw.states[name("weekly_report", "dev")]
+    report = drift(workspace, "dev", gateway=gw).report
+    assert report.exit_code == 2
+    found = {d.name: (d.status, [f.field for f in d.drift]) for d in report.deployments}
+    assert found == {hello: ("drift", ["paused"]), etl: ("drift", ["tags"]),
+                     name("weekly_report", "dev"): ("deleted", [])}
+    # a config edit not deployed yet is pending, and not drift
+    config = workspace.root / "config" / "environments.yaml"
+    config.write_text(config.read_text().replace("LOG_LEVEL: debug", "LOG_LEVEL: trace"))
+    edited = load_workspace(workspace.root)
+    again = {d.name: d for d in drift(edited, "dev", "hello_world", gateway=gw).report.deployments}
+    assert [f.field for f in again[hello].pending] == ["env.LOG_LEVEL"]
+    assert [f.field for f in again[hello].drift] == ["paused"]
