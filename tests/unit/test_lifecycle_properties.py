@@ -267,3 +267,16 @@ def test_prune_ignores_a_deployment_without_the_managed_marker() -> None:
 ])
 def test_age_labels(updated: str, label: str | None) -> None:
     assert age_label(updated, "2026-01-01T12:00:00+00:00") == label
+
+
+def test_protected_branches_default_and_override() -> None:
+    from portal_core.config import build_environments, build_project_config
+    from portal_core.errors import ConfigError
+
+    default = build_project_config(build_environments({"environments": {"dev": {}}}, "p"), {})
+    assert default.protected_branches == ("main", "master")
+    given_ = build_environments({"environments": {"dev": {}}, "protected_branches": ["release"]},
+                                "p")
+    assert build_project_config(given_, {}).protected_branches == ("release",)
+    with pytest.raises(ConfigError, match="did you mean 'protected_branches'"):
+        build_environments({"environments": {"dev": {}}, "protected_branch": ["x"]}, "p")
