@@ -22,6 +22,8 @@ from flowportal.usecases.ports import (
     CheckoutReader,
     DeploymentGateway,
     GitHubConnector,
+    HistoryConnector,
+    HistoryPort,
     PrefectConnector,
     SchemaReader,
     WorkflowGateway,
@@ -36,6 +38,7 @@ class Dependencies:
     schemas: SchemaReader
     checkout: CheckoutReader
     github: GitHubConnector
+    history: HistoryConnector
 
 
 def bootstrap(environ: Mapping[str, str] | None = None) -> Dependencies:
@@ -46,6 +49,7 @@ def bootstrap(environ: Mapping[str, str] | None = None) -> Dependencies:
         schemas=read_schemas,
         checkout=GitCheckout(),
         github=GitHubActions(env),
+        history=history_store,
     )
 
 
@@ -87,6 +91,17 @@ class PrefectApis:
         from portal_io.prefect_gateway import PrefectGateway
 
         return PrefectGateway(target.url, target.api_key, workspace.config.write_concurrency)
+
+
+def history_store(
+    gateway: DeploymentGateway, target: ApiTarget, write_concurrency: int
+) -> HistoryPort | None:
+    """Change records live on the environment's own Prefect server (as artifacts)."""
+    if not target.url.startswith(("http://", "https://")):
+        return None
+    from portal_io.history_store import HistoryStore
+
+    return HistoryStore(target.url, target.api_key, write_concurrency)
 
 
 def read_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:

@@ -15,9 +15,13 @@ from typing import TYPE_CHECKING
 from flowportal.project import find_project_root
 from flowportal.usecases.applying import Outcome
 from flowportal.usecases.deploy import DeployRequest
+from flowportal.usecases.drift import DriftOutcome
+from flowportal.usecases.history import HistoryListing
 from flowportal.usecases.init import InitOutcome
 from flowportal.usecases.list_deployments import DeploymentListing
 from flowportal.usecases.promote import PromoteRequest
+from flowportal.usecases.prune import PruneOutcome, PruneRequest
+from flowportal.usecases.rollback import RollbackRequest
 from flowportal.workspace import Workspace, load_workspace
 from portal_core.discovery import Discovery
 from portal_core.flows import FlowRecord
@@ -118,3 +122,29 @@ class Portal:
 
         return diff(self.workspace, PromoteRequest(src=src, dst=dst, flows=flows, branch=branch),
                     self.deps)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def history(self, env: str, flow: str | None = None, *, limit: int = 20) -> HistoryListing:
+        """Recorded changes of `env` (and `flow`), newest first."""
+        from flowportal.usecases.history import history
+
+        return history(self.workspace, env, flow, limit, self.deps)
+
+    def rollback(self, env: str, flow: str, *, to: str | None = None, steps: int = 1,
+                 branch: str | None = None, dry_run: bool = False) -> Outcome:
+        from flowportal.usecases.rollback import rollback
+
+        request = RollbackRequest(env=env, flow=flow, to_commit=to, steps=steps, branch=branch,
+                                  dry_run=dry_run)
+        return rollback(self.workspace, request, self.deps)
+
+    def drift(self, env: str, flow: str | None = None) -> DriftOutcome:
+        from flowportal.usecases.drift import drift
+
+        return drift(self.workspace, env, flow, self.deps)
+
+    def prune(self, env: str, *, branch: str | None = None, dry_run: bool = False) -> PruneOutcome:
+        from flowportal.usecases.prune import prune
+
+        return prune(self.workspace, PruneRequest(env=env, branch=branch, dry_run=dry_run), self.deps)

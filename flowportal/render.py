@@ -145,7 +145,8 @@ def matrix_table(listing: Any, show_others: bool) -> None:
     from rich.table import Table
 
     matrix = listing.matrix
-    table = Table(title="deployments (commit / package version; * differs from previous env)",
+    table = Table(title="deployments (commit / package version, age of last change; "
+                        "* differs from previous env, ! edited outside flowportal)",
                   title_justify="left")
     table.add_column("flow")
     table.add_column("branch")
@@ -156,10 +157,10 @@ def matrix_table(listing: Any, show_others: bool) -> None:
         for cell in row.cells:
             if cell is None:
                 cells.append("[dim]-[/]")
-            elif cell.differs:
-                cells.append(f"[yellow]*{escape(cell.label)}[/]")
             else:
-                cells.append(escape(cell.label))
+                text = escape(cell.label) + (f" [dim]{cell.age}[/]" if cell.age else "")
+                text = f"[yellow]*{text}[/]" if cell.differs else text
+                cells.append(f"[bold red]![/]{text}" if cell.drifted else text)
         table.add_row(row.flow_key, row.branch, *cells)
     out = console()
     out.print(table)

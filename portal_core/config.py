@@ -101,6 +101,8 @@ class EnvironmentsFile:
     # How Prefect flow names, versions and tags are formed (see `portal_core.naming_style`).
     flow_name_style: str = "prefect"
 
+    protected_branches: list[str] = attrs.Factory(lambda: ["main", "master"])  # never pruned
+
 
 def _environments(value: Mapping[str, Any]) -> Mapping[str, Environment]:
     """Build each environment's value once, when the config is built."""
@@ -124,6 +126,7 @@ class ProjectConfig:
     environments: Mapping[str, Environment] = attrs.field(converter=_environments)
     flows: Mapping[str, StaticFlowConfig]
     flow_name_style: str = "prefect"
+    protected_branches: tuple[str, ...] = ("main", "master")
 
     def environment(self, name: str) -> Environment:
         """The environment called `name`; an unknown name is one error with a did-you-mean."""
@@ -447,4 +450,5 @@ def build_project_config(
         environments=dict(environments.environments),
         flows=dict(flows),
         flow_name_style=environments.flow_name_style,
+        protected_branches=tuple(environments.protected_branches),
     )

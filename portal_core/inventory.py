@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -48,10 +49,34 @@ def classify(states: Iterable[DeployedState], project: str) -> Inventory:
     return Inventory(tuple(managed), tuple(sorted(others, key=lambda s: s.name)))
 
 
+def _instant(text: str) -> datetime.datetime | None:
+    try:
+        value = datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)
+
+
+def age_label(updated: str | None, now: str | None) -> str | None:
+    """How long ago a deployment last changed, coarsely (`5m`, `3h`, `2d`); None if unknown."""
+    if not updated or not now:
+        return None
+    then, current = _instant(updated), _instant(now)
+    if then is None or current is None:
+        return None
+    seconds = max(0.0, (current - then).total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit}"
+    return "<1m"
+
+
 @attrs.frozen
 class Cell:
     deployment: ManagedDeployment
     differs: bool  # from the previous environment on the path that has this flow
+    age: str | None = None  # since the deployment's last change (its `updated`)
+    drifted: bool = False  # found edited outside flowportal, and unchanged since
 
     @property
     def label(self) -> str:
@@ -75,8 +100,14 @@ class Matrix:
     others: int
 
 
-def build_matrix(inventory: Inventory, path: Sequence[str]) -> Matrix:
-    """Rows = (flow, branch); columns = environments in promotion order, then any others."""
+def build_matrix(inventory: Inventory, path: Sequence[str], now: str | None = None,
+                 drift_known: Mapping[str, str | None] | None = None) -> Matrix:
+    """Rows = (flow, branch); columns = environments in promotion order, then any others.
+
+    `now` (ISO time) gives each cell its age; `drift_known` maps deployment ids found
+    drifted to their `updated` time then: the mark holds while the deployment is unchanged.
+    """
+    drift_known = drift_known or {}
     path_slugs = [slugify(env, "environment") for env in path]
     extra = sorted({m.name.env for m in inventory.managed} - set(path_slugs))
     columns = [*path_slugs, *extra]
@@ -95,7 +126,9 @@ def build_matrix(inventory: Inventory, path: Sequence[str]) -> Matrix:
             differs = previous is not None and (
                 previous.commit, previous.package_version
             ) != (deployed.commit, deployed.package_version)
-            cells.append(Cell(deployed, differs))
+            state = deployed.state
+            drifted = state.id in drift_known and drift_known[state.id] == state.updated
+            cells.append(Cell(deployed, differs, age_label(state.updated, now), drifted))
             previous = deployed
         rows.append(MatrixRow(flow_key, branch, tuple(cells)))
     return Matrix(envs=tuple(columns), rows=tuple(rows), others=len(inventory.others))

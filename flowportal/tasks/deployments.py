@@ -33,6 +33,7 @@ from flowportal.tasks.common import (
         "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
                   "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
         "repo": "with --via github: OWNER/NAME (default: the origin remote)",
+        "strict-history": "fail (exit 1) if the change could not be recorded in the history",
     },
 )
 @one_line_errors
@@ -52,6 +53,7 @@ def deploy(
     adopt: bool = False,
     inputs: str = "",
     repo: str = "",
+    strict_history: bool = False,
 ) -> None:
     """Deploy flows to an environment: plan, then apply."""
 
@@ -80,6 +82,9 @@ def deploy(
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, bootstrap(), reporter)
     report_outcome(outcome, json)
+    from flowportal.tasks.lifecycle import fail_on_history
+
+    fail_on_history(outcome, strict_history)
 
 
 @task(

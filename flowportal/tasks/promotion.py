@@ -32,6 +32,7 @@ from flowportal.tasks.common import (
         "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
                   "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
         "repo": "with --via github: OWNER/NAME (default: the origin remote)",
+        "strict-history": "fail (exit 1) if the change could not be recorded in the history",
     },
 )
 @one_line_errors
@@ -50,6 +51,7 @@ def promote(
     adopt: bool = False,
     inputs: str = "",
     repo: str = "",
+    strict_history: bool = False,
 ) -> None:
     """Promote the code version running in src to dst: plan, then apply."""
     if not src or not dst:
@@ -75,6 +77,9 @@ def promote(
     with CliReporter(quiet=json) as reporter:
         outcome = run(workspace_here(), request, bootstrap(), reporter)
     report_outcome(outcome, json)
+    from flowportal.tasks.lifecycle import fail_on_history
+
+    fail_on_history(outcome, strict_history)
 
 
 @task(

@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from flowportal.usecases.ports import ApiTarget, DeploymentGateway
+from flowportal.usecases.ports import ApiTarget, DeploymentGateway, HistoryPort
 from flowportal.usecases.reporting import Reporter
 from portal_core.deployments import ApplyResult
 from portal_core.environment import Environment, pools_to_create
@@ -24,6 +24,7 @@ class Outcome:
     results: tuple[ApplyResult, ...] = ()
     applied: bool = False
     urls: Mapping[str, str] = attrs.Factory(dict)
+    history_error: str | None = None  # the change history could not be recorded (a warning)
 
     @property
     def failed(self) -> tuple[ApplyResult, ...]:
@@ -53,6 +54,7 @@ class Outcome:
                 }
                 for r in self.results
             ],
+            "history_error": self.history_error,
             "exit_code": self.exit_code,
         }
 
@@ -68,6 +70,8 @@ def apply_plan(
     target: ApiTarget,
     reporter: Reporter,
     pools: list[tuple[str, str]],
+    verb: str | None = None,
+    history: HistoryPort | None = None,
 ) -> Outcome:
     for name, pool_type in pools:
         reporter.step(f"creating work pool {name!r} ({pool_type})")
@@ -79,7 +83,12 @@ def apply_plan(
         for r in results
         if r.ok and r.deployment_id
     })
-    return Outcome(plan=plan, results=tuple(results), applied=True, urls=urls)
+    from flowportal.usecases.history import record_applied
+
+    # one record per applied deployment, on the target's own server
+    history_error = record_applied(plan, results, history, target, reporter, verb)
+    return Outcome(plan=plan, results=tuple(results), applied=True, urls=urls,
+                   history_error=history_error)
 
 
 def check_pools(
@@ -102,8 +111,10 @@ def finish(
     reporter: Reporter,
     pools: list[tuple[str, str]],
     dry_run: bool,
+    verb: str | None = None,
+    history: HistoryPort | None = None,
 ) -> Outcome:
-    """Stop after the plan (dry run, or nothing to do), else apply it."""
+    """Stop after the plan (dry run, or nothing to do), else apply it and record it."""
     if dry_run or not plan.has_changes:
         return Outcome(plan=plan, applied=not dry_run, urls=existing_urls(plan, target))
-    return apply_plan(plan, gateway, target, reporter, pools)
+    return apply_plan(plan, gateway, target, reporter, pools, verb, history)

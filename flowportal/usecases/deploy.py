@@ -91,4 +91,5 @@ def deploy(
     for warning in plan.warnings:
         reporter.warning(warning)
     reporter.plan(plan)
-    return finish(plan, gateway, target, reporter, pools, request.dry_run)
+    history = deps.history(gateway, target, config.write_concurrency)
+    return finish(plan, gateway, target, reporter, pools, request.dry_run, history=history)

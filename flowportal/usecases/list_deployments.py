@@ -58,4 +58,8 @@ def list_deployments(
             inventory, managed=tuple(m for m in inventory.managed if m.name.env in keep)
         )
     path = [e for e in config.promotion_path if not envs or e in envs]
-    return DeploymentListing(inventory, build_matrix(inventory, path), urls)
+    from flowportal.usecases.drift import known_drift
+    from flowportal.usecases.history import now_utc
+
+    matrix = build_matrix(inventory, path, now_utc(), known_drift(workspace.state_dir))
+    return DeploymentListing(inventory, matrix, urls)

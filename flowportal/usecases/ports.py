@@ -15,6 +15,7 @@ import attrs
 
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 from portal_core.github import DispatchResult, RepoRef
+from portal_core.history import ChangeRecord
 
 if TYPE_CHECKING:
     from flowportal.workspace import Workspace
@@ -90,6 +91,30 @@ class WorkflowGateway(Protocol):
         timeout: float,
         on_update: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]: ...
+
+
+class HistoryPort(Protocol):
+    """Where the change records of one Prefect API live (on that server itself)."""
+
+    requests: int
+
+    def write(self, records: Sequence[ChangeRecord]) -> list[str]: ...
+
+    def read(self, key_like: str | None = None, keys: Sequence[str] | None = None,
+             limit: int | None = None) -> list[ChangeRecord]: ...
+
+    def latest(self, deployment_names: Sequence[str] = (),
+               key_like: str | None = None) -> dict[str, ChangeRecord]: ...
+
+    def delete_deployments(self, ids: Sequence[str]) -> tuple[list[str], list[str]]: ...
+
+
+class HistoryConnector(Protocol):
+    """The history beside a Prefect API (None where there is none, e.g. not a server)."""
+
+    def __call__(
+        self, gateway: DeploymentGateway, target: ApiTarget, write_concurrency: int
+    ) -> HistoryPort | None: ...
 
 
 class GitHubConnector(Protocol):

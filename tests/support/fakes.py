@@ -69,6 +69,11 @@ class FixedGitHub:
         return self.gateway
 
 
+def history_of_gateway(gateway: Any, target: ApiTarget, write_concurrency: int) -> Any:
+    """In memory, a gateway may carry its own history (see support.memory_history)."""
+    return getattr(gateway, "history", None)
+
+
 def no_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
     return dict.fromkeys(entrypoints)
 
@@ -86,4 +91,5 @@ def fake_dependencies(
         schemas=schemas,
         checkout=checkout or FixedCheckout(),
         github=github if github is not None else GitHubActions({}),
+        history=history_of_gateway,
     )

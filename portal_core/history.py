@@ -1,0 +1,379 @@
+"""Change records: a durable, shareable history of what flowportal applied.
+
+The open-source Prefect server keeps no deployment version history (it drops
+`version_info`) and its events expire after days, so rollback, drift detection
+and "who changed uat on Tuesday" need a history of our own. It is kept *on the
+Prefect server* (as artifacts, see `portal_io.history_store`), so laptops, CI
+and editor extensions read one history, and it lives as long as the server's
+data does.
+
+A record is a plain value: who changed which deployment, how (deploy, promote,
+rollback, prune), the code version before and after, the field-level diff with
+secrets masked, and the applied spec itself (secrets masked) with a stable
+fingerprint, so drift can be judged against what was last applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from portal_core.deployments import DeployedState, DeploymentFields, Schedule
+from portal_core.errors import PlanError
+from portal_core.names import DeploymentName, hyphen_form, slugify
+from portal_core.plan import REDACTED, Change, FieldChange
+from portal_core.redaction import Redactor
+
+VERBS = ("deploy", "promote", "rollback", "prune")
+RECORD_FORMAT = 1
+#: The artifact `type` of a change record; other artifacts are never read as ours.
+RECORD_TYPE = "flowportal-change"
+KEY_PREFIX = "fph-"
+
+
+# --------------------------------------------------------------------------- values
+
+
+@attrs.frozen
+class CodeVersion:
+    """What identifies the code a deployment runs (never its environment's settings)."""
+
+    commit: str | None = None
+    package_version: str | None = None
+    branch: str | None = None
+    image: str | None = None
+    entrypoint: str | None = None
+    version: str | None = None
+
+    @classmethod
+    def of(cls, fields: DeploymentFields) -> CodeVersion:
+        tags = fields.version_tags
+        return cls(
+            commit=tags.commit if tags else None,
+            package_version=tags.package_version if tags else None,
+            branch=tags.branch if tags else None,
+            image=fields.image,
+            entrypoint=fields.entrypoint or None,
+            version=fields.version or None,
+        )
+
+    def label(self) -> str:
+        if self.commit is None and self.package_version is None:
+            return self.version or "?"
+        return f"{self.commit or '?'} / {self.package_version or '?'}"
+
+    def same_code(self, other: CodeVersion | None) -> bool:
+        if other is None:
+            return False
+        return (self.commit, self.package_version, self.image, self.entrypoint) == (
+            other.commit, other.package_version, other.image, other.entrypoint)
+
+    def to_json(self) -> dict[str, Any]:
+        return attrs.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> CodeVersion | None:
+        if data is None:
+            return None
+        names = {a.name for a in attrs.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def _changes(value: Iterable[FieldChange]) -> tuple[FieldChange, ...]:
+    return tuple(value)
+
+
+@attrs.frozen
+class ChangeRecord:
+    """One change to one deployment, as stored on the server."""
+
+    deployment: str  # the full deployment name
+    env: str  # slug of the environment (from the name)
+    flow_key: str
+    verb: str
+    when: str  # ISO-8601 UTC, given by the shell
+    who: str
+    ci_url: str | None = None
+    source_env: str | None = None  # promotions: where the code came from
+    before: CodeVersion | None = None
+    after: CodeVersion | None = None  # None for a prune
+    diff: tuple[FieldChange, ...] = attrs.field(default=(), converter=_changes)
+    fingerprint: str | None = None  # of `applied`
+    applied: Mapping[str, Any] | None = None  # the applied spec, secrets masked
+    deployment_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": RECORD_FORMAT,
+            "deployment": self.deployment,
+            "env": self.env,
+            "flow_key": self.flow_key,
+            "verb": self.verb,
+            "when": self.when,
+            "who": self.who,
+            "ci_url": self.ci_url,
+            "source_env": self.source_env,
+            "before": self.before.to_json() if self.before else None,
+            "after": self.after.to_json() if self.after else None,
+            "diff": [{"field": f.field, "before": f.before, "after": f.after} for f in self.diff],
+            "fingerprint": self.fingerprint,
+            "applied": dict(self.applied) if self.applied is not None else None,
+            "deployment_id": self.deployment_id,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChangeRecord:
+        """Raises ValueError for anything that is not one of our records."""
+        if not isinstance(data, Mapping) or data.get("format") != RECORD_FORMAT:
+            raise ValueError("not a flowportal change record")
+        try:
+            return cls(
+                deployment=str(data["deployment"]),
+                env=str(data["env"]),
+                flow_key=str(data["flow_key"]),
+                verb=str(data["verb"]),
+                when=str(data["when"]),
+                who=str(data["who"]),
+                ci_url=data.get("ci_url"),
+                source_env=data.get("source_env"),
+                before=CodeVersion.from_json(data.get("before")),
+                after=CodeVersion.from_json(data.get("after")),
+                diff=tuple(FieldChange(d["field"], d.get("before"), d.get("after"))
+                           for d in data.get("diff") or ()),
+                fingerprint=data.get("fingerprint"),
+                applied=data.get("applied"),
+                deployment_id=data.get("deployment_id"),
+            )
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"malformed change record: {err}") from None
+
+    def summary(self) -> str:
+        """One line for the artifact's description in the Prefect UI."""
+        before = self.before.label() if self.before else "-"
+        after = self.after.label() if self.after else "(deleted)"
+        source = f" from {self.source_env}" if self.source_env else ""
+        return f"{self.verb}{source} by {self.who}: {before} -> {after}"
+
+
+@attrs.frozen
+class Actor:
+    who: str
+    ci_url: str | None = None
+
+
+# --------------------------------------------------------------------------- applied spec
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
+                 redactor: Redactor | None = None) -> dict[str, Any]:
+    """The writable fields as JSON, with secret env values replaced by a mask.
+
+    This is what a record keeps as "last applied": enough to compare with the
+    server (drift) and to re-apply its code version (rollback), and nothing
+    that must not be stored.
+    """
+    secrets = frozenset(secret_names)
+    job_variables = _plain(fields.job_variables)
+    env = job_variables.get("env")
+    if isinstance(env, dict):
+        job_variables["env"] = {k: (REDACTED if k in secrets else v) for k, v in env.items()}
+    data = {
+        "name": fields.name,
+        "flow_name": fields.flow_name,
+        "entrypoint": fields.entrypoint,
+        "description": fields.description,
+        "version": fields.version,
+        "tags": list(fields.tags),
+        "work_pool_name": fields.work_pool_name,
+        "work_queue_name": fields.work_queue_name,
+        "job_variables": job_variables,
+        "parameters": _plain(fields.parameters),
+        "parameter_schema": _plain(fields.parameter_schema),
+        "schedules": [attrs.asdict(s) for s in fields.schedules],
+        "paused": fields.paused,
+        "concurrency_limit": fields.concurrency_limit,
+        "pull_steps": _plain(fields.pull_steps),
+        "enforce_parameter_schema": fields.enforce_parameter_schema,
+        "secret_names": sorted(secrets),
+    }
+    return (redactor.data(data) if redactor else data)  # type: ignore[no-any-return]
+
+
+def fingerprint(applied: Mapping[str, Any]) -> str:
+    """A stable hash of an applied spec: key order and container types do not matter."""
+    canonical = json.dumps(_plain(applied), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
+
+
+def state_from_applied(applied: Mapping[str, Any]) -> DeployedState:
+    """An applied spec as a state, so promotion's rules can take it as a source."""
+    return DeployedState(
+        name=applied["name"],
+        flow_name=applied.get("flow_name") or "",
+        entrypoint=applied.get("entrypoint") or "",
+        description=applied.get("description") or "",
+        version=applied.get("version") or "",
+        tags=tuple(applied.get("tags") or ()),
+        work_pool_name=applied.get("work_pool_name") or "",
+        work_queue_name=applied.get("work_queue_name"),
+        job_variables=dict(applied.get("job_variables") or {}),
+        parameters=dict(applied.get("parameters") or {}),
+        parameter_schema=applied.get("parameter_schema"),
+        schedules=tuple(Schedule(**s) for s in applied.get("schedules") or ()),
+        paused=applied.get("paused"),
+        concurrency_limit=applied.get("concurrency_limit"),
+        pull_steps=tuple(applied.get("pull_steps") or ()),
+        enforce_parameter_schema=bool(applied.get("enforce_parameter_schema", True)),
+    )
+
+
+# --------------------------------------------------------------------------- building
+
+
+def record_for_change(change: Change, verb: str, when: str, actor: Actor,
+                      source_env: str | None = None, deployment_id: str | None = None,
+                      redactor: Redactor | None = None) -> ChangeRecord:
+    """The record of one applied change of a plan."""
+    spec = change.spec
+    parsed = DeploymentName.parse(spec.name)
+    applied = applied_spec(spec, spec.secret_names, redactor)
+    diff = tuple(
+        FieldChange(f.field, redactor.data(f.before), redactor.data(f.after)) if redactor else f
+        for f in change.fields
+    )
+    return ChangeRecord(
+        deployment=spec.name,
+        env=parsed.env if parsed else "",
+        flow_key=spec.flow_key or (parsed.flow_key if parsed else ""),
+        verb=verb,
+        when=when,
+        who=actor.who,
+        ci_url=actor.ci_url,
+        source_env=source_env,
+        before=CodeVersion.of(change.current) if change.current else None,
+        after=CodeVersion.of(spec),
+        diff=diff,
+        fingerprint=fingerprint(applied),
+        applied=applied,
+        deployment_id=deployment_id or (change.current.id if change.current else None),
+    )
+
+
+def prune_record(state: DeployedState, when: str, actor: Actor) -> ChangeRecord:
+    parsed = DeploymentName.parse(state.name)
+    return ChangeRecord(
+        deployment=state.name,
+        env=parsed.env if parsed else "",
+        flow_key=parsed.flow_key if parsed else "",
+        verb="prune",
+        when=when,
+        who=actor.who,
+        ci_url=actor.ci_url,
+        before=CodeVersion.of(state),
+        after=None,
+        deployment_id=state.id,
+    )
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _key_part(slug: str) -> str:
+    """Artifact keys allow lowercase letters, digits and dashes only."""
+    return "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in slug.lower())
+
+
+def history_key(deployment_name: str) -> str:
+    """The artifact key of one deployment's history: readable, and exact through a hash
+    (lower-casing and dot replacement alone would merge `Feature.x` and `feature-x`)."""
+    digest = hashlib.sha256(deployment_name.encode("utf-8")).hexdigest()[:8]
+    return f"{KEY_PREFIX}{_key_part(deployment_name)}-{digest}"
+
+
+def key_pattern(project: str, env: str, flow_key: str | None = None) -> str:
+    """A substring pattern (SQL LIKE, the server adds `%` around it) narrowing a read to one
+    project and environment (and flow). A pre-filter only: records are matched exactly after."""
+    middle = f"--{_key_part(hyphen_form(flow_key))}--" if flow_key else "--%--"
+    project_part = _key_part(slugify(project, "project"))
+    return f"{KEY_PREFIX}{project_part}--%{middle}{_key_part(slugify(env, 'environment'))}-"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def matching(records: Iterable[ChangeRecord], project_slug: str, env_slug: str,
+             flow_key: str | None = None) -> list[ChangeRecord]:
+    """Records of one project and environment (and flow), newest first."""
+    kept = []
+    for record in records:
+        parsed = DeploymentName.parse(record.deployment)
+        if parsed is None or parsed.project != project_slug or parsed.env != env_slug:
+            continue
+        if flow_key is not None and parsed.flow_key != flow_key:
+            continue
+        kept.append(record)
+    return newest_first(kept)
+
+
+def newest_first(records: Iterable[ChangeRecord]) -> list[ChangeRecord]:
+    # ISO-8601 UTC timestamps of one format sort as text; stable for equal times.
+    return sorted(records, key=lambda r: r.when, reverse=True)
+
+
+def latest_by_deployment(records: Iterable[ChangeRecord]) -> dict[str, ChangeRecord]:
+    latest: dict[str, ChangeRecord] = {}
+    for record in newest_first(records):
+        latest.setdefault(record.deployment, record)
+    return latest
+
+
+def rollback_target(records: Sequence[ChangeRecord], deployment: str,
+                    to_commit: str | None = None, steps: int = 1) -> ChangeRecord:
+    """The record whose applied code version a rollback re-applies.
+
+    `records` newest first. `--to` picks the newest record that applied a commit
+    starting with it; `--steps N` goes back N distinct code versions from the
+    current one. Anything ambiguous or missing is refused, never guessed.
+    """
+    mine = [r for r in newest_first(records) if r.deployment == deployment]
+    applied = [r for r in mine if r.after is not None and r.applied is not None]
+    if not applied:
+        raise PlanError([f"no recorded change of {deployment} to roll back to; history is "
+                         f"recorded from the first deploy/promote with this flowportal version"])
+    current = applied[0].after
+    if to_commit is not None:
+        found = [r for r in applied if r.after and r.after.commit
+                 and r.after.commit.startswith(to_commit)]
+        commits = sorted({r.after.commit for r in found if r.after and r.after.commit})
+        if not found:
+            known = ", ".join(dict.fromkeys(r.after.commit or "?" for r in applied if r.after))
+            raise PlanError([f"commit {to_commit!r} was never applied to {deployment} "
+                             f"(recorded: {known})"])
+        if len(commits) > 1:
+            raise PlanError([f"commit {to_commit!r} is ambiguous for {deployment}: "
+                             f"{', '.join(commits)}"])
+        return found[0]
+    if steps < 1:
+        raise PlanError(["--steps must be at least 1"])
+    last, found_versions = current, 0
+    for record in applied:
+        assert record.after is not None
+        if not record.after.same_code(last):
+            found_versions += 1
+            last = record.after
+            if found_versions == steps:
+                return record
+    raise PlanError([f"{deployment} has {found_versions} earlier recorded code version(s); "
+                     f"cannot go back {steps}"])
