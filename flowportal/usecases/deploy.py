@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -12,10 +11,12 @@ from flowportal.targets import connect
 from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.ports import DeploymentGateway
 from flowportal.usecases.reporting import Reporter, SilentReporter
-from flowportal.workspace import STATE_DIR, Workspace
+from flowportal.workspace import Workspace
 from portal_core.deploy import DeployContext, deployment_names, plan_deploy, select_flows
+from portal_core.parameter_schema import SchemaResult
 
-SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, Any]]
+#: Entrypoints -> their parameter schema results (schema and warnings).
+SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, SchemaResult]]
 
 
 @attrs.frozen
@@ -42,11 +43,11 @@ def resolve_context(workspace: Workspace, request_branch: str | None, commit: st
                          project_root=str(workspace.root), image=image)
 
 
-def _default_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
-    from portal_io.prefect_gateway import parameter_schemas
-    from portal_io.schema_cache import cached_schemas
+def _default_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, SchemaResult]:
+    """Schemas read from each flow's source text: the flow's module is never imported or run."""
+    from portal_io.flow_sources import read_parameter_schemas
 
-    return cached_schemas(root, entrypoints, parameter_schemas, root / STATE_DIR / "cache")
+    return read_parameter_schemas(root, entrypoints)
 
 
 def deploy(
@@ -71,7 +72,11 @@ def deploy(
 
     names = deployment_names(flows, config.project, context.branch, request.env)
     current = gateway.read_deployments(names=names)
-    schemas = schema_reader(workspace.root, [f.entrypoint for f in flows])
+    read = schema_reader(workspace.root, [f.entrypoint for f in flows])
+    for result in read.values():
+        for warning in result.warnings:
+            reporter.warning(warning)
+    schemas = {entrypoint: result.schema for entrypoint, result in read.items()}
     plan = plan_deploy(flows, config, request.env, context, values, schemas, current)
     pools = check_pools(plan, gateway, workspace)
     for warning in plan.warnings:

@@ -256,12 +256,12 @@ def _compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
     )
 
 
-annotations = st.recursive(st.sampled_from(ATOMS), _compound, max_leaves=4)
+annotation_texts = st.recursive(st.sampled_from(ATOMS), _compound, max_leaves=4)
 
 scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6),
     st.floats(allow_nan=False, allow_infinity=False, width=32),
-    st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=6),
+    st.text(st.characters(codec="utf-8"), max_size=6),
     st.binary(max_size=4),
 )
 keys = st.one_of(st.text(max_size=4), st.integers(-5, 5))
@@ -305,8 +305,8 @@ def docstrings(draw: st.DrawFn, names: list[str]) -> str | None:
     if style == "sphinx":
         return summary + "\n\n" + "".join(f":param {n}: about {n}\n" for n in documented)
     title = draw(st.sampled_from(["Args", "Arguments", "Params", "Parameters", "Keyword Args"]))
-    items = [draw(_description(n)) for n in documented]
-    body = "\n".join(textwrap.indent(item, "    ") for item in items) or "    nothing: here"
+    entries = [draw(_description(n)) for n in documented]
+    body = "\n".join(textwrap.indent(entry, "    ") for entry in entries) or "    nothing: here"
     blank = draw(st.sampled_from(["\n\n", "\n"]))
     tail = draw(st.sampled_from(["", "\n\nReturns:\n    The result.", "\n\nNote:\n    Be careful."]))
     return f"{summary}{blank}{title}:\n{body}{tail}" if summary else f"{title}:\n{body}{tail}"
@@ -326,7 +326,7 @@ def flow_sources(draw: st.DrawFn) -> tuple[str, bool]:
     def annotated(name: str) -> str:
         if not draw(st.booleans()):
             return name
-        text = draw(annotations)
+        text = draw(annotation_texts)
         if not future and draw(st.integers(0, 5)) == 0:
             text = repr(text)  # a string annotation, evaluated by Prefect in the module
         return f"{name}: {text}"

@@ -28,6 +28,7 @@ from portal_core.deployments import DeployedState
 from portal_core.errors import ConfigError, PlanError
 from portal_core.inventory import build_matrix, classify
 from portal_core.names import DeploymentName
+from portal_core.parameter_schema import SchemaResult
 from portal_core.plan import Action
 from portal_core.tags import VersionTags
 
@@ -93,8 +94,8 @@ def name(flow: str, env: str, branch: str = "main") -> str:
     return DeploymentName.build("acme-demo", branch, flow, env).format()
 
 
-def no_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
-    return dict.fromkeys(entrypoints)
+def no_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, SchemaResult]:
+    return {entrypoint: SchemaResult(None) for entrypoint in entrypoints}
 
 
 @pytest.fixture
