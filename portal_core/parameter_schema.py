@@ -649,6 +649,13 @@ def _copy(value: Any) -> Any:
 # --- the function -------------------------------------------------------------------------
 
 
+@attrs.frozen
+class _FieldCall:
+    default: ast.expr
+    description: str | None
+    extra: dict[str, Any]
+
+
 class _FunctionSchema:
     def __init__(self, function: ast.FunctionDef | ast.AsyncFunctionDef, scope: _ModuleScope,
                  path: str) -> None:
@@ -682,12 +689,18 @@ class _FunctionSchema:
             name = arg.arg
             if name in IMPLICIT_PARAMETERS:
                 continue
+            field = self._field(arg, default_node) if kind == "plain" else None
             prop = self._type_of(arg, kind, annotations)
-            has_default = self._apply_default(prop, arg, kind, default_node)
-            if name in descriptions:
-                prop["description"] = descriptions[name]
-            prop["position"] = position
+            has_default = self._apply_default(prop, arg, kind,
+                                              field.default if field else default_node)
+            description = (field.description if field and field.description
+                           else descriptions.get(name))
+            if description is not None:
+                prop["description"] = description
             prop["title"] = name
+            extra = dict(field.extra) if field else {}
+            extra.setdefault("position", position)
+            prop.update(extra)
             if name.startswith("_"):
                 self._warn(arg, f"parameter {name!r}: Prefect cannot build a schema for a name "
                                 "with a leading underscore (the flow will fail to load)")
@@ -738,6 +751,33 @@ class _FunctionSchema:
         with contextlib.suppress(_NotJson):  # Prefect leaves such a default out, too
             prop["default"] = _encode_default(value)
         return True
+
+    def _field(self, arg: ast.arg, node: ast.expr | None) -> _FieldCall | None:
+        """A `pydantic.Field(...)` default, as Prefect uses it: its default, its description
+        (which wins over the docstring's) and its `json_schema_extra`; other arguments
+        (constraints, title, examples) do not reach Prefect's schema."""
+        if not (isinstance(node, ast.Call) and _canonical(self.scope.qualified(node.func))
+                in ("pydantic.Field", "pydantic.fields.Field")):
+            return None
+        keywords = {k.arg: k.value for k in node.keywords if k.arg is not None}
+        default = node.args[0] if node.args else keywords.get("default")
+        if default is None:  # no default (or only a default_factory): required
+            default = ast.Constant(Ellipsis)
+        description = None
+        extra: dict[str, Any] = {}
+        try:
+            if "description" in keywords:
+                text = _literal(keywords["description"], self.scope)
+                description = text if isinstance(text, str) else None
+            if "json_schema_extra" in keywords:
+                value = _literal(keywords["json_schema_extra"], self.scope)
+                if not isinstance(value, dict):
+                    raise _Unresolved(ast.unparse(keywords["json_schema_extra"]))
+                extra = {str(k): _jsonable(v) for k, v in value.items()}
+        except (_Unresolved, _NotJson):
+            self._warn(arg, f"parameter {arg.arg!r}: {ast.unparse(node)} has arguments that are "
+                            "not literals; the schema leaves them out")
+        return _FieldCall(default, description, extra)
 
     def _warn(self, arg: ast.arg, message: str) -> None:
         self.warnings.append(f"{self.path}:{arg.lineno}: {message}")

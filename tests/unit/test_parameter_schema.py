@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import textwrap
+import typing
 import warnings
 from typing import Any
 
@@ -33,8 +34,11 @@ import typing
 import typing as t
 import uuid
 from datetime import date, timedelta
+
+import pydantic
 from decimal import Decimal
 from pathlib import Path
+from pydantic import Field
 from typing import Annotated, Any, Dict, List, Literal, Optional, Tuple, Union
 from typing import Optional as Opt
 from uuid import UUID
@@ -63,6 +67,12 @@ def prefect_schema(source: str, name: str) -> dict[str, Any]:
     """What Prefect computes for `name` once the module has run."""
     from prefect.utilities.callables import parameter_schema
 
+    # typing caches subscripted generics by their arguments, and unions compare equal in any
+    # order: `List[Union[int, str]]` built earlier in the process would come back for
+    # `List[Union[str, int]]`. Clearing the caches makes Prefect's answer depend on this
+    # source only (the generated unions also list their members in one canonical order).
+    for clear in typing._cleanups:  # type: ignore[attr-defined]
+        clear()
     namespace: dict[str, Any] = {"__name__": "generated_flow_module"}
     exec(compile(source, "generated_flow_module.py", "exec", dont_inherit=True), namespace)  # test code
     with warnings.catch_warnings():
@@ -118,6 +128,9 @@ def assert_matches_prefect(source: str, name: str = "flow_fn") -> SchemaResult:
     "a=-1, b=+2.5, c=0x10, d=1_000, e='\\u00e9', f=b'\\xff', g={'k': (1, b'x')}, h={3, 1, 2}",
     "a={True: 1, None: 2, 1.5: 3}, b=..., c={1, 'a'}, d=[{'b', 'a'}], e=1e400",
     "model_config: int = 2, json: str = 'j', copy: bool = False",
+    "a: int = Field(3, description='the a', ge=1), b: str = pydantic.Field(default='x', title='B')",
+    "a: list[int] = Field(default_factory=list), b: int = Field(description='req'), c=Field()",
+    "a: int = Field(1, json_schema_extra={'k': [1, 2], 'position': 9}), b=Field(None)",
 ])
 def test_each_supported_kind_matches_prefect(signature: str) -> None:
     result = assert_matches_prefect(module(f"def flow_fn({signature}):\n    pass\n"))
@@ -249,8 +262,8 @@ def _compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         st.tuples(st.sampled_from(KEYS), inner).map(lambda p: f"t.Dict[{p[0]}, {p[1]}]"),
         inner.map(lambda x: f"Optional[{x}]"),
         inner.map(lambda x: f"Opt[{x}]"),
-        pair.map(lambda p: f"Union[{p[0]}, {p[1]}]"),
-        st.tuples(inner, inner, inner).map(lambda p: f"t.Union[{p[0]}, {p[1]}, {p[2]}]"),
+        pair.map(lambda p: "Union[{}, {}]".format(*sorted(p))),
+        st.tuples(inner, inner, inner).map(lambda p: "t.Union[{}, {}, {}]".format(*sorted(p))),
         inner.filter(lambda x: x != "None").map(lambda x: f"{x} | None"),
         inner.map(lambda x: f"Annotated[{x}, 'note']"),
     )
@@ -278,7 +291,10 @@ literal_values = st.recursive(
 )
 defaults = st.one_of(
     literal_values.map(repr),
-    st.sampled_from(["Color.RED", "Level.HIGH", "LIMIT", "set()", "frozenset()", "[]", "{}", "..."]),
+    st.sampled_from(["Color.RED", "Level.HIGH", "LIMIT", "set()", "frozenset()", "[]", "{}", "...",
+                     "Field(3, description='three')", "pydantic.Field(default='x', ge=1)",
+                     "Field(description='required')", "Field(default_factory=list)",
+                     "Field(None, json_schema_extra={'ui': 'hidden'})"]),
 )
 
 
