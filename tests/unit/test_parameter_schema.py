@@ -416,3 +416,22 @@ def test_no_change_reads_as_nothing_and_any_change_reads_as_something() -> None:
     other = json.loads(json.dumps(schema))
     other["definitions"]["Color"]["enum"].append("blue")
     assert describe_schema_changes(schema, other) == ("'b': type details changed (enum Color)",)
+
+
+def test_a_plan_shows_a_schema_change_as_those_lines() -> None:
+    from portal_core.deployments import DeployedState, DeploymentSpec
+    from portal_core.plan import diff
+
+    before = schema_of("n: int = 1")
+    after = schema_of("n: int = 2, extra: str = 'e'")
+    common = {"name": "p--main--f--dev", "flow_name": "f", "entrypoint": "flows/f.py:f",
+              "paused": False}
+    state = DeployedState(**common, parameter_schema=before)
+    spec = DeploymentSpec(**common, parameter_schema=after, flow_key="f")
+
+    rendered = [change.render() for change in diff(spec, state)]
+
+    assert rendered == [
+        "parameter_schema: parameter 'extra' added (string, default \"e\")",
+        "parameter_schema: 'n': default 1 -> 2",
+    ]
