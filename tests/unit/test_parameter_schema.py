@@ -424,8 +424,8 @@ def test_a_plan_shows_a_schema_change_as_those_lines() -> None:
 
     before = schema_of("n: int = 1")
     after = schema_of("n: int = 2, extra: str = 'e'")
-    common = {"name": "p--main--f--dev", "flow_name": "f", "entrypoint": "flows/f.py:f",
-              "paused": False}
+    common: dict[str, Any] = {"name": "p--main--f--dev", "flow_name": "f",
+                              "entrypoint": "flows/f.py:f", "paused": False}
     state = DeployedState(**common, parameter_schema=before)
     spec = DeploymentSpec(**common, parameter_schema=after, flow_key="f")
 
