@@ -367,7 +367,11 @@ def _jsonable(value: Any) -> Any:
             return value.decode("utf-8")
         except UnicodeDecodeError:
             raise _NotJson from None
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if isinstance(value, (set, frozenset)):
+        # Prefect writes a set nested in a default in Python's iteration order, which for
+        # strings changes with the hash seed of each process; sorted is the stable choice.
+        return [_jsonable(v) for v in _sorted_if_possible(value)]
+    if isinstance(value, (list, tuple)):
         return [_jsonable(v) for v in value]
     if isinstance(value, dict):
         return {_json_key(k): _jsonable(v) for k, v in value.items()}
@@ -386,11 +390,15 @@ def _json_key(key: Any) -> str:
     raise _NotJson
 
 
+def _sorted_if_possible(values: set[Any] | frozenset[Any]) -> list[Any]:
+    try:
+        return sorted(values)
+    except TypeError:
+        return list(values)
+
+
 def _encode_default(value: Any) -> Any:
-    """Top-level sets are sorted when their items compare; everything else keeps its order."""
-    if isinstance(value, (set, frozenset)) and len(value) > 1:
-        with contextlib.suppress(TypeError):
-            value = sorted(value)
+    """A default as pydantic writes it: a set is sorted when its items compare."""
     return _jsonable(value)
 
 

@@ -126,7 +126,7 @@ def assert_matches_prefect(source: str, name: str = "flow_fn") -> SchemaResult:
     "a: 'int' = 1, b: 'list[Color]' = [], c: 'Optional[date]' = None",
     "a: List['int'] = [], b: Optional['Color'] = None",
     "a=-1, b=+2.5, c=0x10, d=1_000, e='\\u00e9', f=b'\\xff', g={'k': (1, b'x')}, h={3, 1, 2}",
-    "a={True: 1, None: 2, 1.5: 3}, b=..., c={1, 'a'}, d=[{'b', 'a'}], e=1e400",
+    "a={True: 1, None: 2, 1.5: 3}, b=..., c={'b', 'a'}, d=[{'b'}], e=1e400",
     "model_config: int = 2, json: str = 'j', copy: bool = False",
     "a: int = Field(3, description='the a', ge=1), b: str = pydantic.Field(default='x', title='B')",
     "a: list[int] = Field(default_factory=list), b: int = Field(description='req'), c=Field()",
@@ -284,13 +284,15 @@ literal_values = st.recursive(
         st.lists(inner, max_size=3),
         st.lists(inner, max_size=3).map(tuple),
         st.dictionaries(keys, inner, max_size=3),
-        st.sets(st.integers(-5, 5), max_size=3),
-        st.sets(st.text("abc", max_size=2), max_size=3),
     ),
     max_leaves=6,
 )
+# Sets only at the top: pydantic sorts those, while a nested set keeps Python's iteration
+# order, an accident of how the set was built (the core sorts those too).
+top_level_sets = st.sets(st.integers(-5, 5), max_size=3) | st.sets(st.text("abc", max_size=2), max_size=3)
 defaults = st.one_of(
     literal_values.map(repr),
+    top_level_sets.map(lambda s: repr(s) if s else "set()"),
     st.sampled_from(["Color.RED", "Level.HIGH", "LIMIT", "set()", "frozenset()", "[]", "{}", "...",
                      "Field(3, description='three')", "pydantic.Field(default='x', ge=1)",
                      "Field(description='required')", "Field(default_factory=list)",
@@ -435,3 +437,12 @@ def test_a_plan_shows_a_schema_change_as_those_lines() -> None:
         "parameter_schema: parameter 'extra' added (string, default \"e\")",
         "parameter_schema: 'n': default 1 -> 2",
     ]
+
+
+def test_a_set_inside_a_default_is_written_sorted() -> None:
+    """Prefect keeps Python's iteration order there, which for strings changes with each
+    process's hash seed; sorted keeps the plan stable from one deploy to the next."""
+    result = core("def flow_fn(a=[{'b', 'c', 'a'}], b={'k': {3, 1, 2}}):\n    pass\n")
+    assert result.schema is not None
+    assert result.schema["properties"]["a"]["default"] == [["a", "b", "c"]]
+    assert result.schema["properties"]["b"]["default"] == {"k": [1, 2, 3]}
