@@ -79,7 +79,8 @@ _TYPING_MODULES = ("typing", "typing_extensions")
 #: What `from M import *` binds, for the modules whose types we read (other names stay unknown).
 _STAR_EXPORTS = {
     "typing": ("Any", "Optional", "Union", "Literal", "List", "Dict", "Tuple", "Set", "FrozenSet",
-               "Annotated"),
+               "Annotated", "Sequence", "MutableSequence", "Mapping", "MutableMapping"),
+    "collections.abc": ("Sequence", "MutableSequence", "Mapping", "MutableMapping"),
     "datetime": ("datetime", "date", "time", "timedelta"),
     "uuid": ("UUID",),
     "pathlib": ("Path",),
@@ -429,20 +430,23 @@ _SIMPLE: dict[str, dict[str, Any]] = {
     "pathlib.Path": {"type": "string", "format": "path"},
     "decimal.Decimal": {"anyOf": [{"type": "number"}, {"type": "string"}]},
 }
+#: Array types -> whether their items are unique.
 _ARRAYS = {"builtins.list": False, "typing.List": False, "builtins.set": True, "typing.Set": True,
-           "builtins.frozenset": True, "typing.FrozenSet": True}
+           "builtins.frozenset": True, "typing.FrozenSet": True,
+           "typing.Sequence": False, "typing.MutableSequence": False,
+           "collections.abc.Sequence": False, "collections.abc.MutableSequence": False}
 _TUPLES = frozenset({"builtins.tuple", "typing.Tuple"})
-_DICTS = frozenset({"builtins.dict", "typing.Dict"})
+_DICTS = frozenset({"builtins.dict", "typing.Dict", "typing.Mapping", "typing.MutableMapping",
+                    "collections.abc.Mapping", "collections.abc.MutableMapping"})
 _NULL = {"type": "null"}
 
 
 class _Type:
-    """One annotation, understood: its JSON schema, or how it takes part in a Union."""
+    """One annotation, understood: its JSON schema, and whether it is `None` (which a Union
+    turns into "nullable" rather than into one of its choices)."""
 
-    def __init__(self, schema: dict[str, Any], union: tuple[_Type, ...] | None = None,
-                 is_none: bool = False) -> None:
+    def __init__(self, schema: dict[str, Any], is_none: bool = False) -> None:
         self.schema = schema
-        self.union = union
         self.is_none = is_none
 
 
@@ -613,7 +617,7 @@ class _Annotations:
                 value = _literal(arg, self.scope)
             except _Unresolved:
                 raise _Unresolved(ast.unparse(node)) from None
-            if isinstance(value, (list, tuple, dict, set, frozenset, float)):
+            if isinstance(value, (list, tuple, dict, set, frozenset)):
                 raise _Unresolved(ast.unparse(node))
             values.append(value)
         return values

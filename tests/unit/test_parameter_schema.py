@@ -36,6 +36,7 @@ import uuid
 from datetime import date, timedelta
 
 import pydantic
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from pydantic import Field
@@ -116,6 +117,8 @@ def assert_matches_prefect(source: str, name: str = "flow_fn") -> SchemaResult:
     "a: Literal['x', 'y'] = 'x', b: Literal[1] = 1, c: Literal['a', None] = None",
     "a: Literal[True, False] = False, b: t.Literal[Color.RED] = Color.RED",
     "a: Any = 3, b: Annotated[int, 'meta'] = 1",
+    "a: Sequence[int] = (), b: Mapping[str, int] = {}, c: typing.Sequence = 'ab', d: t.Mapping = {}",
+    "a: Literal[1.5, 1] = 1, b: typing.MutableSequence[str] = []",
     "a: datetime.datetime, b: date, c: dt.time, d: timedelta, e: UUID, f: Path, g: Decimal",
     "a: uuid.UUID = None, b: pathlib.Path = 'out', c: decimal.Decimal = 1.5",
     "a: Color = Color.GREEN, b: Level = Level.HIGH, c: list[Color] = [], d: Optional[Level] = None",
@@ -244,7 +247,8 @@ ATOMS = ["int", "str", "float", "bool", "bytes", "None", "Any", "typing.Any", "l
          "dt.date", "date", "datetime.time", "timedelta", "UUID", "uuid.UUID", "Path",
          "pathlib.Path", "Decimal", "decimal.Decimal", "Color", "Level",
          "Literal['a', 'b']", "Literal[1, 2]", "Literal[True]", "Literal['x', None]",
-         "t.Literal[Color.RED, 'red']", "Literal[Literal[1], 2]"]
+         "t.Literal[Color.RED, 'red']", "Literal[Literal[1], 2]", "Literal[1.5, 1]",
+         "typing.Sequence", "Mapping"]
 KEYS = ["str", "int", "Color", "Literal['k', 'j']", "date", "bool"]
 
 
@@ -254,6 +258,8 @@ def _compound(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
         inner.map(lambda x: f"list[{x}]"),
         inner.map(lambda x: f"List[{x}]"),
         inner.map(lambda x: f"set[{x}]"),
+        inner.map(lambda x: f"Sequence[{x}]"),
+        st.tuples(st.sampled_from(KEYS), inner).map(lambda p: f"t.MutableMapping[{p[0]}, {p[1]}]"),
         inner.map(lambda x: f"frozenset[{x}]"),
         inner.map(lambda x: f"tuple[{x}, ...]"),
         st.just("tuple[()]"),
