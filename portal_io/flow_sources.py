@@ -1,7 +1,8 @@
 """Read flow modules as text for the parameter-schema reader; nothing in them is run.
 
-Reading and parsing one file takes about a millisecond, so there is no cache:
-every deploy reads the files it deploys, as they are in the checkout.
+Reading and parsing a typical flow file takes a few milliseconds (mostly `ast.parse`),
+so there is no cache: every deploy reads the files it deploys, as they are in the
+checkout, and a stale cache can never hand the server an old schema.
 """
 
 from __future__ import annotations
