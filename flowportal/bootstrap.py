@@ -28,8 +28,9 @@ from flowportal.usecases.ports import (
     SchemaReader,
     WorkflowGateway,
 )
-from flowportal.workspace import STATE_DIR, Workspace
+from flowportal.workspace import Workspace
 from portal_core.environment import Environment
+from portal_core.parameter_schema import SchemaResult
 
 
 @attrs.frozen
@@ -104,11 +105,11 @@ def history_store(
     return HistoryStore(target.url, target.api_key, write_concurrency)
 
 
-def read_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
-    from portal_io.prefect_gateway import parameter_schemas
-    from portal_io.schema_cache import cached_schemas
+def read_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, SchemaResult]:
+    """Schemas read from each flow's source text: the flow's module is never imported or run."""
+    from portal_io.flow_sources import read_parameter_schemas
 
-    return cached_schemas(root, entrypoints, parameter_schemas, root / STATE_DIR / "cache")
+    return read_parameter_schemas(root, entrypoints)
 
 
 # --------------------------------------------------------------------------- git

@@ -15,6 +15,7 @@ import attrs
 
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.errors import PlanError
+from portal_core.parameter_schema import describe_schema_changes
 
 REDACTED = "<secret>"
 DEFAULT_WORK_QUEUE = "default"
@@ -28,13 +29,20 @@ class Action(str, enum.Enum):
 
 @attrs.frozen
 class FieldChange:
-    """One field that differs; `before`/`after` are display values (secrets redacted)."""
+    """One field that differs; `before`/`after` are display values (secrets redacted).
+
+    `note` replaces `before -> after` where the values are too big to show (a parameter
+    schema): one short line saying what changed.
+    """
 
     field: str
     before: Any
     after: Any
+    note: str | None = None
 
     def render(self) -> str:
+        if self.note is not None:
+            return f"{self.field}: {self.note}"
         if self.before is None:
             return f"{self.field}: + {_show(self.after)}"
         if self.after is None:
@@ -78,7 +86,9 @@ class Change:
             "version": self.spec.version,
             "adopted_flow": self.adopted_flow,
             "fields": [
-                {"field": f.field, "before": f.before, "after": f.after} for f in self.fields
+                {"field": f.field, "before": f.before, "after": f.after,
+                 **({"note": f.note} if f.note is not None else {})}
+                for f in self.fields
             ],
         }
 
@@ -191,7 +201,10 @@ def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
     changes.extend(_env_changes(state.env_vars, spec.env_vars, spec.secret_names))
     changes.extend(_mapping_changes("parameters", _plain(state.parameters), _plain(spec.parameters)))
     if _plain(state.parameter_schema or {}) != _plain(spec.parameter_schema or {}):
-        changes.append(FieldChange("parameter_schema", "<changed>", "<changed>"))
+        changes.extend(
+            FieldChange("parameter_schema", "<changed>", "<changed>", note=line)
+            for line in describe_schema_changes(state.parameter_schema, spec.parameter_schema)
+        )
     old_crons, new_crons = [s.cron for s in state.schedules], [s.cron for s in spec.schedules]
     compare("schedules", old_crons, new_crons)
     if old_crons == new_crons:

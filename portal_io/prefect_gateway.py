@@ -17,7 +17,6 @@ import json
 import random
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec, Schedule
@@ -351,26 +350,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
-
-
-def parameter_schemas(root: Path, entrypoints: Iterable[str]) -> dict[str, dict[str, Any] | None]:
-    """Each flow's parameter schema, read from source by Prefect without running the module.
-
-    A flow whose signature Prefect cannot read gets None (the server then accepts
-    any parameters) rather than failing the whole deploy.
-    """
-    import warnings
-
-    from prefect.utilities.callables import parameter_schema_from_entrypoint
-
-    schemas: dict[str, dict[str, Any] | None] = {}
-    for entrypoint in entrypoints:
-        path, _, function = entrypoint.rpartition(":")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pydantic's "shadows an attribute" noise
-                schema = parameter_schema_from_entrypoint(f"{root / path}:{function}")
-            schemas[entrypoint] = schema.model_dump_for_openapi()
-        except Exception:
-            schemas[entrypoint] = None
-    return schemas

@@ -85,7 +85,11 @@ def deploy(
 
     names = deployment_names(flows, config.project, context.branch, environment)
     current = gateway.read_deployments(names=names)
-    schemas = deps.schemas(workspace.root, [f.entrypoint for f in flows])
+    read = deps.schemas(workspace.root, [f.entrypoint for f in flows])  # from source, never run
+    for result in read.values():
+        for warning in result.warnings:
+            reporter.warning(warning)
+    schemas = {entrypoint: result.schema for entrypoint, result in read.items()}
     plan = plan_deploy(flows, config, environment, context, values, schemas, current, request.adopt)
     pools = check_pools(plan, gateway, environment)
     for warning in plan.warnings:

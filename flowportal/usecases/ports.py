@@ -16,6 +16,7 @@ import attrs
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 from portal_core.github import DispatchResult, RepoRef
 from portal_core.history import ChangeRecord
+from portal_core.parameter_schema import SchemaResult
 
 if TYPE_CHECKING:
     from flowportal.workspace import Workspace
@@ -72,8 +73,8 @@ class CheckoutReader(Protocol):
         ...
 
 
-#: entrypoint -> parameter schema (None when it could not be computed) for the given entrypoints.
-SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, Any]]
+#: entrypoint -> its parameter schema read from the flow's source (with warnings), never by running it.
+SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, SchemaResult]]
 
 
 class WorkflowGateway(Protocol):

@@ -17,6 +17,7 @@ from flowportal.bootstrap import Dependencies, GitHubActions
 from flowportal.usecases.ports import ApiTarget, DeploymentGateway, WorkflowGateway
 from flowportal.workspace import Workspace
 from portal_core.environment import Environment
+from portal_core.parameter_schema import SchemaResult
 
 
 @attrs.frozen
@@ -74,8 +75,8 @@ def history_of_gateway(gateway: Any, target: ApiTarget, write_concurrency: int) 
     return getattr(gateway, "history", None)
 
 
-def no_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, Any]:
-    return dict.fromkeys(entrypoints)
+def no_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, SchemaResult]:
+    return {entrypoint: SchemaResult(None) for entrypoint in entrypoints}
 
 
 def fake_dependencies(
@@ -83,7 +84,7 @@ def fake_dependencies(
     *,
     per_env: Mapping[str, DeploymentGateway] | None = None,
     checkout: FixedCheckout | None = None,
-    schemas: Callable[[Path, Sequence[str]], Mapping[str, Any]] = no_schemas,
+    schemas: Callable[[Path, Sequence[str]], Mapping[str, SchemaResult]] = no_schemas,
     github: FixedGitHub | None = None,
 ) -> Dependencies:
     return Dependencies(
