@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,19 @@ def test_gitignore_last_rule_wins() -> None:
     assert ignore.match("drop.py", False) is True
     assert ignore.match("keep.py", False) is False
     assert GitIgnore.parse("!keep.py\n*.py\n").match("keep.py", False) is True
+
+
+def test_a_hostile_gitignore_does_not_stall_the_walk(tmp_path: Path) -> None:
+    """Patterns that make backtracking matchers exponential cost one pass per path here."""
+    hostile = "**/*a*a*a*a*a*a*a*a*a*b\n/" + "*a" * 30 + "/**/*a*a*a*a*a*c\n"
+    write(tmp_path, ".gitignore", hostile)
+    deep = "/".join(["a" * 60] * 8)
+    flow_file(tmp_path, f"{deep}/{'a' * 100}.py", "deep")
+    flow_file(tmp_path, f"{deep}/{'a' * 100}b", "ignored")  # not .py: only the folders matter
+    started = time.perf_counter()
+    found = walked(tmp_path)
+    assert time.perf_counter() - started < 1.0
+    assert found == [f"{deep}/{'a' * 100}.py"]
 
 
 # --- sources and the pre-filter -------------------------------------------------------
