@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -27,6 +27,7 @@ import cattrs
 from portal_core.errors import ConfigError
 from portal_core.names import is_flow_key, normalize_flow_key, slugify
 from portal_core.tags import RESERVED_KEYS, parse_tag
+from portal_core.validation import checked_environment, checked_flow_settings
 
 # --------------------------------------------------------------------------- values
 
@@ -301,8 +302,11 @@ def cron_problem(expr: str) -> str | None:
     return None
 
 
-def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
-    """Structure the seed's static config; `None`/empty document means no overrides."""
+def build_static_flows(data: Any, timezones: Collection[str] = ()) -> dict[str, StaticFlowConfig]:
+    """Structure the seed's static config; `None`/empty document means no overrides.
+
+    `timezones`: the IANA names the system knows (empty: not checked).
+    """
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -317,6 +321,7 @@ def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
         value: StaticFlowConfig = structure(entry or {}, StaticFlowConfig, (raw_key,))
         if value.cron is not None and (problem := cron_problem(value.cron)):
             raise ConfigError(problem, (raw_key, "cron"))
+        value = checked_flow_settings(value, (raw_key,), timezones)
         _check_user_tags(value.tags, (raw_key, "tags"))
         if value.concurrency_limit is not None and value.concurrency_limit < 1:
             raise ConfigError("concurrency_limit must be at least 1", (raw_key, "concurrency_limit"))
@@ -342,7 +347,9 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
     if not project:
         raise ConfigError("'project' is required (no pyproject.toml name to default to)", ())
     slugify(project, "project")
+    checked_envs: dict[str, EnvironmentConfig] = {}
     for name, env in value.environments.items():
+        checked_envs[name] = checked_environment(env, ("environments", name))
         try:
             slugify(name, "environment")
         except ValueError as err:
@@ -364,7 +371,7 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
         raise ConfigError("an environment appears twice on the path", ("promotion_path",))
     if value.write_concurrency < 1:
         raise ConfigError("write_concurrency must be at least 1", ("write_concurrency",))
-    return attrs.evolve(value, project=project)
+    return attrs.evolve(value, project=project, environments=checked_envs)
 
 
 def build_project_config(
