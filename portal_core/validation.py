@@ -12,6 +12,7 @@ resolved location of a path) is passed in by the shell.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import math
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -51,6 +52,9 @@ def timezone_problem(name: str, known: Collection[str]) -> str | None:
         return None
     by_case = {zone.lower(): zone for zone in known}
     hint = by_case.get(name.strip().lower())
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.8)
+    if hint is None and close:
+        hint = close[0]
     suggestion = f"; did you mean {hint!r}?" if hint else " (e.g. 'UTC', 'Europe/Paris')"
     return f"timezone {name!r} is not an IANA time zone name{suggestion}"
 
@@ -77,15 +81,21 @@ def api_url_problem(url: str, key: str) -> str | None:
 def json_datetime(value: dt.datetime) -> str:
     """The text Prefect stores for a datetime parameter (pydantic's JSON form).
 
-    ISO 8601, with `Z` for a zero UTC offset. Sending this text instead of the
-    date object makes the deployed value equal to the planned one, so a
-    re-deploy finds nothing to change.
+    ISO 8601; the offset as `Z` when zero, else `+HH:MM` (seconds of historic
+    offsets dropped, as pydantic does). Sending this text instead of the
+    datetime makes the deployed value equal to the planned one, so a re-deploy
+    finds nothing to change.
     """
-    text = value.isoformat()
+    text = value.replace(tzinfo=None).isoformat()
     offset = value.utcoffset()
-    if offset is not None and offset == dt.timedelta(0) and text.endswith("+00:00"):
-        text = text[: -len("+00:00")] + "Z"
-    return text
+    if offset is None:
+        return text
+    seconds = int(offset.total_seconds())
+    if seconds == 0:
+        return text + "Z"
+    sign = "-" if seconds < 0 else "+"
+    minutes = abs(seconds) // 60
+    return f"{text}{sign}{minutes // 60:02d}:{minutes % 60:02d}"
 
 
 def json_value(value: Any, path: tuple[str | int, ...]) -> Any:
