@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 import attrs
 
 from flowportal.workspace import Workspace
+from portal_core.errors import ConfigError
+from portal_core.validation import api_url_problem
 
 if TYPE_CHECKING:
     from flowportal.usecases.ports import DeploymentGateway
@@ -39,6 +41,8 @@ def resolve_api(
     if env.prefect_api_url:
         return ApiTarget(env.prefect_api_url, api_key, env.ui_url)
     if environ.get("PREFECT_API_URL"):
+        if problem := api_url_problem(environ["PREFECT_API_URL"], "PREFECT_API_URL"):
+            raise ConfigError(f"{problem} (set in the shell)", source="PREFECT_API_URL")
         return ApiTarget(environ["PREFECT_API_URL"], api_key, env.ui_url)
     from portal_io.local_server import LocalServer
 

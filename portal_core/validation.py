@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from portal_core.errors import ConfigError
+from portal_core.redaction import mask_url_credentials
 
 #: Prefect refuses these in names of work pools, queues, flows, deployments...
 PREFECT_BANNED_NAME_CHARS = "/%&<>"
@@ -60,21 +61,25 @@ def timezone_problem(name: str, known: Collection[str]) -> str | None:
 
 
 def api_url_problem(url: str, key: str) -> str | None:
-    """Why `url` cannot be a Prefect API or UI address: http(s) with a host, or None."""
+    """Why `url` cannot be a Prefect API or UI address: http(s) with a host, or None.
+
+    The URL is quoted with any credentials in it masked.
+    """
+    shown = mask_url_credentials(url)
     try:
         parts = urlsplit(url)
         port = parts.port  # raises on a port that is not a number in range
     except ValueError as err:
-        return f"{key} {url!r} is not a valid URL ({err})"
+        return f"{key} {shown!r} is not a valid URL ({err})"
     if parts.scheme not in ("http", "https"):
-        shown = f"{parts.scheme!r}" if parts.scheme else "none"
-        return f"{key} {url!r} must start with http:// or https:// (scheme: {shown})"
+        scheme = f"{parts.scheme!r}" if parts.scheme else "none"
+        return f"{key} {shown!r} must start with http:// or https:// (scheme: {scheme})"
     if not parts.hostname:
-        return f"{key} {url!r} has no host"
+        return f"{key} {shown!r} has no host"
     if port == 0:
-        return f"{key} {url!r} has port 0"
+        return f"{key} {shown!r} has port 0"
     if any(ch.isspace() for ch in url):
-        return f"{key} {url!r} contains whitespace"
+        return f"{key} {shown!r} contains whitespace"
     return None
 
 

@@ -502,3 +502,15 @@ def test_is_inside_is_a_prefix_of_whole_segments(parts: list[str]) -> None:
     assert is_inside(root, root + "/x")
     assert not is_inside(root, root + "x")
     assert not is_inside(root + "/x", root)
+
+
+def test_a_bad_prefect_api_url_from_the_shell_is_one_error_with_credentials_masked(tmp_path: Path) -> None:
+    from flowportal.targets import resolve_api
+
+    workspace = load_workspace(project(tmp_path))
+    with pytest.raises(ConfigError) as raised:
+        resolve_api(workspace, "dev", environ={"PREFECT_API_URL": "htp://me:hunter2@host/api"})
+    assert str(raised.value) == (
+        "PREFECT_API_URL: PREFECT_API_URL 'htp://me:<secret>@host/api' must start with http://"
+        " or https:// (scheme: 'htp') (set in the shell)"
+    )
