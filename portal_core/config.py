@@ -346,7 +346,10 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
     project = value.project or default_project
     if not project:
         raise ConfigError("'project' is required (no pyproject.toml name to default to)", ())
-    slugify(project, "project")
+    try:
+        slugify(project, "project")
+    except ValueError as err:
+        raise ConfigError(str(err), ("project",) if value.project else ()) from None
     checked_envs: dict[str, EnvironmentConfig] = {}
     for name, env in value.environments.items():
         checked_envs[name] = checked_environment(env, ("environments", name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 import textwrap
 import time
 from pathlib import Path
@@ -514,3 +515,126 @@ def test_a_bad_prefect_api_url_from_the_shell_is_one_error_with_credentials_mask
         "PREFECT_API_URL: PREFECT_API_URL 'htp://me:<secret>@host/api' must start with http://"
         " or https:// (scheme: 'htp') (set in the shell)"
     )
+
+
+# --------------------------------------------------------------------------- any document at all
+
+ENV_KEYS = ["project", "flows_root", "image_template", "promotion_path", "write_concurrency",
+            "environments", "dev", "prefect_api_url", "api_key_env", "ui_url", "work_pool", "name",
+            "type", "create", "work_queue", "env", "env_file", "secrets", "working_dir", "pull_steps",
+            "job_variables", "tags", "paused", "schedules"]
+FLOW_KEYS = ["hello", "name", "import_path", "cron", "timezone", "description", "work_pool_name",
+             "work_queue_name", "parameters", "paused", "concurrency_limit", "tags", "job_variables",
+             "triggers"]
+yaml_scalars = st.sampled_from([
+    "null", "true", "0", "-1", "1.5", ".nan", ".inf", "2024-01-02", "2024-01-02T03:04:05Z", "''",
+    "dev", "flows", "../x", "/etc", "UTC", "Mars/X", "a/b", "'0 * * * *'", "'@daily'", "'* *'",
+    "http://h/api", "ftp://h", "'%'", "[]", "{}", "!tag x", "!!binary aGk=", "'{env}'", "k=v",
+])
+
+
+def yaml_documents(keys: list[str]) -> st.SearchStrategy[str]:
+    """Random block-style YAML over the config's own vocabulary, so documents get deep."""
+
+    def block(depth: int) -> st.SearchStrategy[str]:
+        if depth == 0:
+            return yaml_scalars
+        child = block(depth - 1)
+        mapping = st.lists(st.tuples(st.sampled_from(keys), child), min_size=1, max_size=4).map(
+            lambda pairs: "{" + ", ".join(f"{k}: {v}" for k, v in dict(pairs).items()) + "}")
+        sequence = st.lists(child, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+        return st.one_of(yaml_scalars, mapping, sequence)
+
+    return st.lists(st.tuples(st.sampled_from(keys), block(3)), min_size=1, max_size=6).map(
+        lambda pairs: "".join(f"{k}: {v}\n" for k, v in dict(pairs).items()))
+
+
+@settings(max_examples=300, deadline=None)
+@given(environments=yaml_documents(ENV_KEYS), static=yaml_documents(FLOW_KEYS))
+def test_no_config_document_crashes_loading(tmp_path_factory: pytest.TempPathFactory,
+                                            environments: str, static: str) -> None:
+    """Whatever the two files say, loading either works or fails with one line naming a file."""
+    root = tmp_path_factory.mktemp("any")
+    project(root, environments, static)
+    try:
+        load_workspace(root)
+    except ConfigError as err:
+        message = str(err)
+        assert message.startswith((ENVIRONMENTS_FILE, STATIC_FLOWS_FILE, "pyproject.toml")), message
+        assert "\n" not in message
+
+
+FULL_ENVIRONMENTS = """\
+project: acme
+flows_root: flows
+image_template: "img:{branch}-{commit}"
+promotion_path: [dev, prod]
+write_concurrency: 2
+environments:
+  dev:
+    prefect_api_url: http://127.0.0.1:4299/api
+    api_key_env: KEY
+    ui_url: http://127.0.0.1:4299
+    work_pool: {name: dev-pool, type: process, create: true}
+    work_queue: q
+    env: {A: "1"}
+    env_file: config/app.{env}.env
+    secrets: [S]
+    working_dir: .
+    job_variables: {image: x}
+    tags: [team=data]
+    paused: false
+    schedules: true
+  prod:
+    pull_steps: [{step: {directory: /x}}]
+"""
+FULL_STATIC = """\
+hello:
+  name: hello
+  import_path: flows.hello:hello
+  cron: "0 6 * * *"
+  timezone: UTC
+  description: d
+  work_pool_name: p
+  work_queue_name: q
+  parameters: {a: 1}
+  paused: false
+  concurrency_limit: 2
+  tags: [x]
+  job_variables: {k: v}
+  triggers: []
+"""
+
+
+def with_one_value_replaced(text: str) -> st.SearchStrategy[str]:
+    """`text` with the value after one `key:` swapped for anything from `yaml_scalars`."""
+    lines = text.splitlines(keepends=True)
+    valued = [i for i, line in enumerate(lines) if ": " in line]
+
+    def swap(index: int, value: str) -> str:
+        key = lines[index].split(": ", 1)[0]
+        return "".join([*lines[:index], f"{key}: {value}\n", *lines[index + 1:]])
+
+    return st.builds(swap, st.sampled_from(valued), yaml_scalars | yaml_documents(ENV_KEYS).map(
+        lambda doc: "{" + doc.strip().replace("\n", ", ") + "}"))
+
+
+def test_the_full_examples_load(tmp_path: Path) -> None:
+    config = load_workspace(project(tmp_path, FULL_ENVIRONMENTS, FULL_STATIC)).config
+    assert config.environment("prod").pull_steps == [{"step": {"directory": "/x"}}]
+    assert config.flow_config("hello").timezone == "UTC"
+
+
+@settings(max_examples=300, deadline=None)
+@given(environments=with_one_value_replaced(FULL_ENVIRONMENTS), static=with_one_value_replaced(FULL_STATIC))
+def test_no_single_bad_value_crashes_loading(tmp_path_factory: pytest.TempPathFactory,
+                                             environments: str, static: str) -> None:
+    root = tmp_path_factory.mktemp("one")
+    project(root, environments, static)
+    try:
+        load_workspace(root)
+    except ConfigError as err:
+        message = str(err)
+        assert message.startswith((ENVIRONMENTS_FILE, STATIC_FLOWS_FILE)), message
+        assert re.match(r"config/[a-z_]+\.yaml:\d+:\d+: ", message), message  # file:line:col
+        assert "\n" not in message
