@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import attrs
@@ -144,6 +144,23 @@ def known_timezones() -> frozenset[str]:
         return frozenset()
 
 
+class _KnownTimezones(Collection[str]):
+    """`known_timezones()`, listed only when a timezone is actually checked.
+
+    Listing the zone files takes a noticeable fraction of a second; most
+    commands on most projects never need it.
+    """
+
+    def __contains__(self, name: object) -> bool:
+        return name in known_timezones()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(known_timezones())
+
+    def __len__(self) -> int:
+        return len(known_timezones())
+
+
 def load_workspace(root: Path) -> Workspace:
     """Read and validate the project's config; every problem is one located `ConfigError`."""
     environments_path = root / ENVIRONMENTS_FILE
@@ -166,7 +183,7 @@ def load_workspace(root: Path) -> Workspace:
         _check_config_file(root, STATIC_FLOWS_FILE)
         static_doc = load_yaml(static_path, STATIC_FLOWS_FILE)
         try:
-            flows = build_static_flows(static_doc.data, known_timezones())
+            flows = build_static_flows(static_doc.data, _KnownTimezones())
         except ConfigError as err:
             raise static_doc.error(err) from None
     return Workspace(root=root, config=build_project_config(environments, flows))
