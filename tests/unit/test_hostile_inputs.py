@@ -638,3 +638,29 @@ def test_no_single_bad_value_crashes_loading(tmp_path_factory: pytest.TempPathFa
         assert message.startswith((ENVIRONMENTS_FILE, STATIC_FLOWS_FILE)), message
         assert re.match(r"config/[a-z_]+\.yaml:\d+:\d+: ", message), message  # file:line:col
         assert "\n" not in message
+
+
+# --------------------------------------------------------------------------- dotenv text
+
+
+@PROPS
+@given(st.text(st.sampled_from("ab #\t='\""), max_size=30))
+def test_dotenv_comments_are_cut_as_before(value: str) -> None:
+    """The linear comment search gives what `re.sub(r"\\s+#.*$", "", v)` gave."""
+    from portal_core.dotenv import parse_dotenv
+
+    text = f"K={value}\n"
+    line = text.strip()
+    raw = line[2:].strip() if line.startswith("K=") else None
+    if raw is None or (len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "'\""):
+        return  # quoted values are not comment-stripped
+    assert parse_dotenv(text)["K"] == re.sub(r"\s+#.*$", "", raw)
+
+
+def test_a_dotenv_line_full_of_spaces_parses_in_linear_time() -> None:
+    from portal_core.dotenv import parse_dotenv
+
+    started = time.perf_counter()
+    values = parse_dotenv("A=x" + " " * 500_000 + "y # note\nB=v" + " \t" * 200_000 + "#\n")
+    assert time.perf_counter() - started < 1.0
+    assert values == {"A": "x" + " " * 500_000 + "y", "B": "v"}
