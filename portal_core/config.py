@@ -275,7 +275,9 @@ _CRON_NAMES = (
     {m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])},
     {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])},
 )
-_CRON_ITEM = re.compile(r"^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(\d+))?$")
+# ASCII digits only, and short: `int()` of a 5,000-digit field raises, and a
+# Unicode digit passes `int()` but not Prefect's cron parser.
+_CRON_ITEM = re.compile(r"^(\*|[A-Za-z0-9]{1,9}(?:-[A-Za-z0-9]{1,9})?)(?:/([0-9]{1,9}))?$")
 
 
 def cron_problem(expr: str) -> str | None:

@@ -664,3 +664,14 @@ def test_a_dotenv_line_full_of_spaces_parses_in_linear_time() -> None:
     values = parse_dotenv("A=x" + " " * 500_000 + "y # note\nB=v" + " \t" * 200_000 + "#\n")
     assert time.perf_counter() - started < 1.0
     assert values == {"A": "x" + " " * 500_000 + "y", "B": "v"}
+
+
+@pytest.mark.parametrize(
+    "cron", ["9" * 5000 + " * * * *", "*/" + "9" * 5000 + " * * * *", "*/\u0661 * * * *"],
+    ids=["huge-field", "huge-step", "arabic-digit"],
+)
+def test_odd_cron_numbers_are_a_problem_not_a_crash(cron: str) -> None:
+    from portal_core.config import cron_problem
+
+    problem = cron_problem(cron)
+    assert problem is not None and "is not a valid field" in problem
