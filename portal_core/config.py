@@ -27,7 +27,7 @@ import cattrs
 from portal_core.errors import ConfigError
 from portal_core.names import is_flow_key, normalize_flow_key, slugify
 from portal_core.tags import RESERVED_KEYS, parse_tag
-from portal_core.validation import checked_environment, checked_flow_settings
+from portal_core.validation import checked_environment, checked_flow_settings, image_template_problem
 
 # --------------------------------------------------------------------------- values
 
@@ -352,6 +352,8 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
         slugify(project, "project")
     except ValueError as err:
         raise ConfigError(str(err), ("project",) if value.project else ()) from None
+    if value.image_template is not None and (problem := image_template_problem(value.image_template)):
+        raise ConfigError(problem, ("image_template",))
     checked_envs: dict[str, EnvironmentConfig] = {}
     for name, env in value.environments.items():
         checked_envs[name] = checked_environment(env, ("environments", name))

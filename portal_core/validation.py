@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import math
+import string
 from collections.abc import Collection, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -80,6 +81,32 @@ def api_url_problem(url: str, key: str) -> str | None:
         return f"{key} {shown!r} has port 0"
     if any(ch.isspace() for ch in url):
         return f"{key} {shown!r} contains whitespace"
+    return None
+
+
+IMAGE_FIELDS = ("project", "branch", "commit", "version")
+
+
+def image_template_problem(template: str) -> str | None:
+    """Why `template` is not a plain `{project}`/`{branch}`/`{commit}`/`{version}` template.
+
+    `str.format` would also run format specs (`{branch:>999999999}` builds a
+    gigabyte string), conversions and attribute look-ups; only bare fields are
+    allowed.
+    """
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as err:
+        return f"image_template {template!r} is invalid ({err}); use {{project}}, {{branch}}, {{commit}}, {{version}}"
+    for _literal, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if field not in IMAGE_FIELDS or spec or conversion:
+            shown = "{" + field + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            return (
+                f"image_template {template!r}: {shown} is not allowed;"
+                " use only {project}, {branch}, {commit}, {version}"
+            )
     return None
 
 

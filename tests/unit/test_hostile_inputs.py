@@ -675,3 +675,21 @@ def test_odd_cron_numbers_are_a_problem_not_a_crash(cron: str) -> None:
 
     problem = cron_problem(cron)
     assert problem is not None and "is not a valid field" in problem
+
+
+def test_an_image_template_with_a_format_spec_fails_at_load(tmp_path: Path) -> None:
+    project(tmp_path, ENVIRONMENTS.replace("flows_root: flows\n",
+                                           'flows_root: flows\nimage_template: "x:{branch:>999999999}"\n'))
+    assert load_error(tmp_path) == (
+        f"{ENVIRONMENTS_FILE}:3:1: image_template: image_template 'x:{{branch:>999999999}}':"
+        " {branch:>999999999} is not allowed; use only {project}, {branch}, {commit}, {version}"
+    )
+
+
+@PROPS
+@given(st.lists(st.sampled_from(["{project}", "{branch}", "{commit}", "{version}"])
+                | st.text(st.characters(blacklist_characters="{}"), max_size=5), max_size=6))
+def test_templates_of_the_four_fields_pass(parts: list[str]) -> None:
+    from portal_core.validation import image_template_problem
+
+    assert image_template_problem("".join(parts)) is None
