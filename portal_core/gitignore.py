@@ -36,7 +36,7 @@ and ranges on non-ASCII names). Case is significant (`core.ignoreCase` off).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
@@ -276,6 +276,13 @@ def parse_rule(raw: str, line: int = 0) -> IgnoreRule | None:
         # git compares the literal head first and wildmatches the rest on its own.
         rest = _tokenize(body[head:])
         tokens = None if rest is None else [_Lit(ch) for ch in body[:head]] + rest
+        if tokens and isinstance(tokens[0], _Folders) and all(
+            isinstance(t, (_Lit, _AnyButSlash, _Bracket, _Star)) and t != _Lit("/")
+            for t in tokens[1:]
+        ):
+            # `**/name` matches a last component at any depth: a name rule, which
+            # keeps the common `**/*.pyc` off the automaton.
+            anchored, tokens = False, tokens[1:]
     else:
         tokens = _tokenize(body)
     return IgnoreRule(
@@ -445,13 +452,25 @@ class _Matcher:
 # --------------------------------------------------------------------------- rule sets
 
 
+def _bracket_regex(bracket: _Bracket) -> str:
+    """A regex class accepting what `bracket` accepts (never `/`)."""
+    members = set(bracket.chars)
+    for name in bracket.classes:
+        members.update(ch for ch in map(chr, range(128)) if _CLASS_TESTS[name](ch))
+    body = "".join(re.escape(ch) for ch in sorted(members))
+    body += "".join(f"{re.escape(low)}-{re.escape(high)}" for low, high in bracket.ranges if low <= high)
+    if bracket.negated:
+        return f"[^/{body}]"
+    return f"(?!/)[{body}]" if body else "(?!)"
+
+
 def _plain_regex(tokens: tuple[_Token, ...]) -> str | None:
     """A regex for patterns that cannot backtrack badly, else None.
 
-    With at most one unbounded part (`*` or a trailing `**`) and no brackets,
-    `re` tries each length of that one part once: O(path x pattern). That is
-    the shape of nearly every real rule (`*.pyc`, `build`, `/dist`, `docs/*.md`),
-    and `re` runs it in C. Everything else goes through the automaton.
+    With at most one unbounded part (`*`, `**/` or a trailing `**`), `re` tries
+    each length of that one part once: O(path x pattern). That is the shape of
+    nearly every real rule (`*.pyc`, `**/build`, `/dist`, `*.py[cod]`), and `re`
+    runs it in C. Everything else goes through the automaton.
     """
     parts: list[str] = []
     unbounded = 0
@@ -460,71 +479,177 @@ def _plain_regex(tokens: tuple[_Token, ...]) -> str | None:
             parts.append(re.escape(token.char))
         elif isinstance(token, _AnyButSlash):
             parts.append("[^/]")
+        elif isinstance(token, _Bracket):
+            parts.append(_bracket_regex(token))
         elif isinstance(token, _Star):
             unbounded += 1
             parts.append("[^/]*")
         elif isinstance(token, _AnyRun):
             unbounded += 1
             parts.append(".*")
-        else:
-            return None
+        else:  # _Folders
+            unbounded += 1
+            parts.append("(?:.*/)?")
     return "".join(parts) if unbounded <= 1 else None
 
 
-def _alternation(patterns: list[str]) -> re.Pattern[str] | None:
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.DOTALL) if patterns else None
+@attrs.frozen
+class _Ordered:
+    """Plain rules as one regex whose branches run from the last rule to the first.
+
+    `re` takes the first branch that matches, so the branch found (its capture
+    group) is the last matching rule, as git's order requires.
+    """
+
+    regex: re.Pattern[str] | None
+    rule_of_group: tuple[int, ...]
+
+    @classmethod
+    def of(cls, indexed: list[tuple[int, str]]) -> _Ordered:
+        if not indexed:
+            return cls(None, ())
+        ordered = sorted(indexed, reverse=True)
+        regex = re.compile("|".join(f"({pattern})" for _, pattern in ordered), re.DOTALL)
+        return cls(regex, (-1, *(index for index, _ in ordered)))
+
+    def last_rule(self, text: str) -> int:
+        if self.regex is None:
+            return -1
+        found = self.regex.fullmatch(text)
+        return -1 if found is None or found.lastindex is None else self.rule_of_group[found.lastindex]
 
 
 @attrs.frozen
-class _Fast:
-    """Rules of a file without `!`: order is irrelevant, so plain rules merge into
-    one regex per (names|paths) x (files|folders) and only the rest needs the automaton."""
+class _Kind:
+    """Matchers for one kind of rule (on the last component, or on the whole path)."""
 
-    names_files: re.Pattern[str] | None
-    names_dirs: re.Pattern[str] | None
-    paths_files: re.Pattern[str] | None
-    paths_dirs: re.Pattern[str] | None
+    literal_files: Mapping[str, int]  # text -> last rule index, folder-only rules left out
+    literal_dirs: Mapping[str, int]
+    suffix_files: Mapping[str, int]  # `*.ext`-like rules: literal suffix -> last rule index
+    suffix_dirs: Mapping[str, int]
+    plain_files: _Ordered
+    plain_dirs: _Ordered
+    complex: _Matcher | None
 
-    def hit(self, name: str, path: str, is_dir: bool) -> bool:
-        on_name = self.names_dirs if is_dir else self.names_files
-        on_path = self.paths_dirs if is_dir else self.paths_files
-        return bool(
-            (on_name is not None and on_name.fullmatch(name))
-            or (on_path is not None and on_path.fullmatch(path))
+    @classmethod
+    def of(cls, rules: list[tuple[int, IgnoreRule, tuple[_Token, ...]]], dir_only: frozenset[int]) -> _Kind:
+        literal_files: dict[str, int] = {}
+        literal_dirs: dict[str, int] = {}
+        suffix_files: dict[str, int] = {}
+        suffix_dirs: dict[str, int] = {}
+        plain: list[tuple[int, bool, str]] = []
+        complex_rules: list[tuple[int, tuple[_Token, ...]]] = []
+        # A few `*.ext` rules are cheapest in the regex; many, in a dictionary.
+        many_suffixes = sum(1 for _, r, t in rules if not r.anchored and _is_suffix(t)) >= 8
+        for index, rule, tokens in rules:
+            if _is_literal(tokens):
+                text = "".join(t.char for t in tokens if isinstance(t, _Lit))
+                literal_dirs[text] = index
+                if not rule.dir_only:
+                    literal_files[text] = index
+            elif many_suffixes and not rule.anchored and _is_suffix(tokens):
+                text = "".join(t.char for t in tokens[1:] if isinstance(t, _Lit))
+                suffix_dirs[text] = index
+                if not rule.dir_only:
+                    suffix_files[text] = index
+            elif (regex := _plain_regex(tokens)) is not None:
+                plain.append((index, rule.dir_only, regex))
+            else:
+                complex_rules.append((index, tokens))
+        return cls(
+            literal_files=literal_files,
+            literal_dirs=literal_dirs,
+            suffix_files=suffix_files,
+            suffix_dirs=suffix_dirs,
+            plain_files=_Ordered.of([(i, r) for i, only_dirs, r in plain if not only_dirs]),
+            plain_dirs=_Ordered.of([(i, r) for i, _, r in plain]),
+            complex=_Matcher(_build_nfa(complex_rules), dir_only) if complex_rules else None,
         )
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.literal_dirs or self.suffix_dirs or self.plain_dirs.regex is not None
+            or self.complex is not None
+        )
+
+    def last_rule(self, text: str, is_dir: bool) -> int:
+        if is_dir:
+            best = self.literal_dirs.get(text, -1) if self.literal_dirs else -1
+            suffixes, plain = self.suffix_dirs, self.plain_dirs
+        else:
+            best = self.literal_files.get(text, -1) if self.literal_files else -1
+            suffixes, plain = self.suffix_files, self.plain_files
+        if suffixes:  # one look-up per suffix of the name, however many rules
+            for start in range(len(text) + 1):
+                found_rule = suffixes.get(text[start:])
+                if found_rule is not None and found_rule > best:
+                    best = found_rule
+        if plain.regex is not None:
+            found = plain.regex.fullmatch(text)
+            if found is not None and found.lastindex is not None:
+                best = max(best, plain.rule_of_group[found.lastindex])
+        if self.complex is not None:
+            best = max(best, self.complex.last_rule(text, is_dir))
+        return best
+
+
+#: Bounds on one file's rules. Literal rules (`/build`, `secrets.txt`) and
+#: suffix rules (`*.log`) are dictionary look-ups and unbounded; every other rule costs each path a regex
+#: branch, and a rule with several wildcards a share of the automaton. Real
+#: files have tens of such rules; thousands are hostile or generated, and would
+#: make every path of a scan pay for all of them.
+MAX_WILDCARD_RULES = 200
+MAX_COMPLEX_RULES = 50
+
+
+class TooManyRulesError(ValueError):
+    """A `.gitignore` has more wildcard patterns than this matcher takes on."""
+
+
+def _is_literal(tokens: tuple[_Token, ...]) -> bool:
+    return all(isinstance(t, _Lit) for t in tokens)
+
+
+def _is_suffix(tokens: tuple[_Token, ...]) -> bool:
+    """`*` then literal text (`*.pyc`): git's own "ends with" shortcut."""
+    return bool(tokens) and isinstance(tokens[0], _Star) and _is_literal(tokens[1:])
 
 
 @attrs.frozen
 class IgnoreRules:
-    """The rules of one `.gitignore`, matched against paths relative to its folder."""
+    """The rules of one `.gitignore`, matched against paths relative to its folder.
+
+    Literal rules are dictionary look-ups, plain rules one C regex per kind,
+    and only rules with several wildcards run through the automaton.
+    """
 
     rules: tuple[IgnoreRule, ...] = ()
-    _fast: _Fast | None = attrs.field(init=False, repr=False, eq=False)
-    _names: _Matcher | None = attrs.field(init=False, repr=False, eq=False)
-    _paths: _Matcher | None = attrs.field(init=False, repr=False, eq=False)
+    _names: _Kind = attrs.field(init=False, repr=False, eq=False)
+    _paths: _Kind = attrs.field(init=False, repr=False, eq=False)
+    _has_names: bool = attrs.field(init=False, repr=False, eq=False)
+    _has_paths: bool = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        dir_only = frozenset(i for i, r in enumerate(self.rules) if r.dir_only)
         live = [(i, r, r.tokens) for i, r in enumerate(self.rules) if r.tokens is not None]
-        fast: _Fast | None = None
-        if not any(r.negated for r in self.rules):
-            plain = {i: regex for i, _, t in live if (regex := _plain_regex(t)) is not None}
-            fast = _Fast(
-                names_files=_alternation([plain[i] for i, r, _ in live if i in plain and not r.anchored and not r.dir_only]),
-                names_dirs=_alternation([plain[i] for i, r, _ in live if i in plain and not r.anchored]),
-                paths_files=_alternation([plain[i] for i, r, _ in live if i in plain and r.anchored and not r.dir_only]),
-                paths_dirs=_alternation([plain[i] for i, r, _ in live if i in plain and r.anchored]),
+        wildcard = [t for _, r, t in live if not _is_literal(t) and (r.anchored or not _is_suffix(t))]
+        complex_count = sum(1 for t in wildcard if _plain_regex(t) is None)
+        if len(wildcard) > MAX_WILDCARD_RULES or complex_count > MAX_COMPLEX_RULES:
+            raise TooManyRulesError(
+                f"{len(wildcard)} wildcard patterns ({complex_count} with several wildcards);"
+                f" at most {MAX_WILDCARD_RULES} ({MAX_COMPLEX_RULES}) are supported"
             )
-            live = [(i, r, t) for i, r, t in live if i not in plain]
-        names = [(i, t) for i, r, t in live if not r.anchored]
-        paths = [(i, t) for i, r, t in live if r.anchored]
-        object.__setattr__(self, "_fast", fast)
-        object.__setattr__(self, "_names", _Matcher(_build_nfa(names), dir_only) if names else None)
-        object.__setattr__(self, "_paths", _Matcher(_build_nfa(paths), dir_only) if paths else None)
+        dir_only = frozenset(i for i, r in enumerate(self.rules) if r.dir_only)
+        object.__setattr__(self, "_names", _Kind.of([x for x in live if not x[1].anchored], dir_only))
+        object.__setattr__(self, "_paths", _Kind.of([x for x in live if x[1].anchored], dir_only))
+        object.__setattr__(self, "_has_names", bool(self._names))
+        object.__setattr__(self, "_has_paths", bool(self._paths))
 
     @classmethod
     def parse(cls, text: str) -> IgnoreRules:
-        """All effective rules of a `.gitignore`'s text (a leading BOM is skipped)."""
+        """All effective rules of a `.gitignore`'s text (a leading BOM is skipped).
+
+        Raises `TooManyRulesError` past `MAX_WILDCARD_RULES` or `MAX_COMPLEX_RULES`.
+        """
         text = text.removeprefix("\ufeff")
         found = (parse_rule(raw, number) for number, raw in enumerate(text.split("\n"), start=1))
         return cls(tuple(rule for rule in found if rule is not None))
@@ -534,13 +659,10 @@ class IgnoreRules:
 
     def match(self, relative_path: str, is_dir: bool) -> bool | None:
         """This path alone (not its folders): True ignored, False re-included by `!`, None no rule."""
-        name = relative_path.rpartition("/")[2]
-        if self._fast is not None and self._fast.hit(name, relative_path, is_dir):
-            return True
         best = -1
-        if self._names is not None:
-            best = self._names.last_rule(name, is_dir)
-        if self._paths is not None:
+        if self._has_names:
+            best = self._names.last_rule(relative_path.rpartition("/")[2], is_dir)
+        if self._has_paths:
             best = max(best, self._paths.last_rule(relative_path, is_dir))
         if best < 0:
             return None

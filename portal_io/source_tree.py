@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +35,7 @@ from portal_core.discovery import (
     parse_flows,
 )
 from portal_core.errors import DiscoveryError
-from portal_core.gitignore import IgnoreRules, IgnoreScope, path_is_ignored
+from portal_core.gitignore import IgnoreRules, IgnoreScope, TooManyRulesError, path_is_ignored
 from portal_io.discovery_cache import DiscoveryCache
 
 #: Directory names never entered: VCS data, virtualenvs, dependencies, build
@@ -82,18 +83,38 @@ def _is_ignored(scopes: tuple[IgnoreScope, ...], relative_path: str, is_dir: boo
 
 
 def _read_gitignore(directory: str, base: str) -> IgnoreScope | None:
+    """The folder's `.gitignore`; one that is too big or too complex stops the scan.
+
+    Reading only part of it, or skipping it, would silently scan what the
+    project ignores; a clear error names the file instead.
+    """
+    path = os.path.join(directory, ".gitignore")
     try:
-        with open(os.path.join(directory, ".gitignore"), "rb") as handle:
-            text = handle.read(_MAX_GITIGNORE_BYTES).decode("utf-8", errors="replace")
+        # Non-blocking, and regular files only: a FIFO named .gitignore must not hang the scan.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError:
         return None
-    ignore = IgnoreRules.parse(text)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        data = os.read(fd, _MAX_GITIGNORE_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    shown = base + ".gitignore"
+    if len(data) > _MAX_GITIGNORE_BYTES:
+        raise DiscoveryError(f"{shown}: larger than {_MAX_GITIGNORE_BYTES // 1024} KiB; trim it")
+    try:
+        ignore = IgnoreRules.parse(data.decode("utf-8", errors="replace"))
+    except TooManyRulesError as err:
+        raise DiscoveryError(f"{shown}: {err}; merge or drop patterns") from None
     return IgnoreScope(base, ignore) if ignore else None
 
 
-#: A larger `.gitignore` is read up to this size: nobody writes one, and a
-#: hostile one must not cost memory or time.
-_MAX_GITIGNORE_BYTES = 1 << 20
+#: Real `.gitignore` files are a few KiB (the largest templates about 20); a
+#: larger one costs every scan seconds of parsing.
+_MAX_GITIGNORE_BYTES = 64 * 1024
 
 
 # --- walking ------------------------------------------------------------------

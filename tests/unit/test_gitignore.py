@@ -19,7 +19,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from portal_core.gitignore import IgnoreRules, IgnoreScope, is_ignored, parse_rule
+from portal_core.gitignore import (
+    MAX_COMPLEX_RULES,
+    MAX_WILDCARD_RULES,
+    IgnoreRules,
+    IgnoreScope,
+    TooManyRulesError,
+    is_ignored,
+    parse_rule,
+)
 
 GIT = shutil.which("git")
 needs_git = pytest.mark.skipif(GIT is None, reason="git is not installed")
@@ -114,6 +122,21 @@ def _remove_the_repo() -> Iterator[None]:
         shutil.rmtree(_REPO.pop("path"), ignore_errors=True)
 
 
+suffix_lines = st.tuples(st.sampled_from(["", "!"]), st.sampled_from(["*", "**/*"]),
+                         st.text("ab.c", min_size=1, max_size=3), st.sampled_from(["", "/"])).map("".join)
+
+
+@needs_git
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(lines=st.lists(suffix_lines | patterns, min_size=8, max_size=16).filter(
+           lambda ls: sum(1 for line in ls if line.lstrip("!").startswith("*")) >= 8),
+       leaves=st.lists(paths, min_size=1, max_size=6))
+def test_suffix_heavy_files_match_git_check_ignore(lines: list[str], leaves: list[str]) -> None:
+    """Many `*.ext` rules switch to dictionary look-ups; git must still agree."""
+    test_matches_git_check_ignore.hypothesis.inner_test(lines=lines, leaves=leaves)  # type: ignore[attr-defined]
+
+
 PATHOLOGICAL = [
     ("**/*a*a*a*a*a*a*a*a*a*b", "/".join(["a" * 60] * 30)),
     ("*" * 2000 + "b", "a" * 4000),
@@ -133,12 +156,36 @@ def test_pathological_patterns_finish_in_under_a_second(pattern: str, path: str)
 
 
 def test_many_hostile_rules_in_one_file_stay_fast() -> None:
-    text = "\n".join(f"**/*{'a*' * (i % 15)}{i}" for i in range(300))
+    text = "\n".join(f"**/*{'a*' * (i % 15)}{i}" for i in range(MAX_COMPLEX_RULES))
     rules = IgnoreRules.parse(text)
     path = "/".join(["a" * 50] * 20)
     started = time.perf_counter()
     assert rules.match(path, False) is None
     assert rules.match(path + "/x0", False) is True
+    assert time.perf_counter() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n".join(f"a*b*c{i}" for i in range(MAX_COMPLEX_RULES + 1)),
+        "\n".join(f"x*.e{i}" for i in range(MAX_WILDCARD_RULES + 1)),
+    ],
+    ids=["complex", "wildcard"],
+)
+def test_past_the_bounds_a_file_is_refused(text: str) -> None:
+    with pytest.raises(TooManyRulesError, match="are supported"):
+        IgnoreRules.parse(text)
+
+
+def test_literal_and_suffix_rules_are_unbounded_and_cheap() -> None:
+    text = "\n".join([*(f"*.e{i}" for i in range(5000)), *(f"/gen/f{i}.py" for i in range(5000)), "!*.e7"])
+    rules = IgnoreRules.parse(text)
+    started = time.perf_counter()
+    assert rules.match("deep/x.e4999", False) is True
+    assert rules.match("deep/x.e7", False) is False
+    assert rules.match("gen/f4999.py", False) is True
+    assert rules.match("deep/gen/f1.py", False) is None
     assert time.perf_counter() - started < 1.0
 
 
