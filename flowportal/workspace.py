@@ -23,7 +23,7 @@ from portal_core.config import (
 from portal_core.discovery import Discovery
 from portal_core.environment import EnvValues
 from portal_core.errors import ConfigError, DiscoveryError
-from portal_core.validation import is_inside
+from portal_core.validation import is_inside, path_text_problem
 from portal_io.project_files import read_dotenv, read_pyproject
 from portal_io.yaml_files import YamlDocument, load_yaml
 
@@ -81,7 +81,7 @@ def _resolved(path: Path) -> str:
     """Absolute, symlinks followed as far as they exist, `..` folded (never raises)."""
     try:
         return str(path.resolve())
-    except (OSError, RuntimeError):  # a symlink loop
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, an odd name
         return os.path.abspath(path)
 
 
@@ -99,6 +99,14 @@ def _check_config_file(root: Path, relative: str) -> None:
         )
 
 
+def _config_paths(environments: EnvironmentsFile) -> list[tuple[tuple[str, ...], str | None]]:
+    found: list[tuple[tuple[str, ...], str | None]] = [(("flows_root",), environments.flows_root)]
+    for name, env in environments.environments.items():
+        found.append((("environments", name, "env_file"), env.env_file))
+        found.append((("environments", name, "working_dir"), env.working_dir))
+    return found
+
+
 def _check_paths(root: Path, doc: YamlDocument, environments: EnvironmentsFile) -> None:
     """Paths from the config that must stay inside the repository, checked on disk.
 
@@ -106,6 +114,9 @@ def _check_paths(root: Path, doc: YamlDocument, environments: EnvironmentsFile) 
     running from the repository cannot import; `env_file` and `working_dir`
     outside it would read or point at files nobody reviewed with the code.
     """
+    for where, value in _config_paths(environments):
+        if value is not None and (problem := path_text_problem(value, where[-1])):
+            raise doc.error(ConfigError(problem, where))
     flows_root = environments.flows_root
     if os.path.isabs(flows_root):
         raise doc.error(ConfigError(

@@ -212,3 +212,12 @@ def checked_environment(value: Any, path: tuple[str | int, ...]) -> Any:
         job_variables=json_value(value.job_variables, (*path, "job_variables")),
         pull_steps=pull_steps,
     )
+
+
+def path_text_problem(value: str, key: str) -> str | None:
+    """Why `value` cannot be a file-system path at all (checked before touching the disk)."""
+    if "\x00" in value:
+        return f"{key} {value!r} contains a NUL character"
+    if len(value) > 1024 or any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in value.split("/")):
+        return f"{key} is too long for a path (at most 255 bytes per folder name, 1024 in all)"
+    return None

@@ -370,8 +370,14 @@ def test_bad_values_fail_before_any_pool_is_created_or_deployment_written(tmp_pa
         ("working_dir: .", "working_dir: ../..",
          "7:5: environments.dev.working_dir: working_dir '../..' resolves outside the repository {root};"
          " for a folder inside an image, give pull_steps instead"),
+        ("flows_root: flows", 'flows_root: "fl\\0ws"',
+         "2:1: flows_root: flows_root 'fl\\x00ws' contains a NUL character"),
+        ("working_dir: .", "working_dir: " + "w" * 300,
+         "7:5: environments.dev.working_dir: working_dir is too long for a path"
+         " (at most 255 bytes per folder name, 1024 in all)"),
     ],
-    ids=["flows-root-up", "flows-root-absolute", "flows-root-missing", "flows-root-file", "env-file", "working-dir"],
+    ids=["flows-root-up", "flows-root-absolute", "flows-root-missing", "flows-root-file", "env-file",
+         "working-dir", "nul", "too-long"],
 )
 def test_config_paths_must_stay_in_the_repository(
     tmp_path: Path, replace: str, by: str, expected: str
@@ -530,6 +536,7 @@ yaml_scalars = st.sampled_from([
     "null", "true", "0", "-1", "1.5", ".nan", ".inf", "2024-01-02", "2024-01-02T03:04:05Z", "''",
     "dev", "flows", "../x", "/etc", "UTC", "Mars/X", "a/b", "'0 * * * *'", "'@daily'", "'* *'",
     "http://h/api", "ftp://h", "'%'", "[]", "{}", "!tag x", "!!binary aGk=", "'{env}'", "k=v",
+    '"a\\0b"', "x" * 300, "'{branch:>9}'", "'\U0001F600'",
 ])
 
 
