@@ -114,9 +114,9 @@ def _check_paths(root: Path, doc: YamlDocument, environments: EnvironmentsFile) 
     running from the repository cannot import; `env_file` and `working_dir`
     outside it would read or point at files nobody reviewed with the code.
     """
-    for where, value in _config_paths(environments):
-        if value is not None and (problem := path_text_problem(value, where[-1])):
-            raise doc.error(ConfigError(problem, where))
+    for key_path, value in _config_paths(environments):
+        if value is not None and (problem := path_text_problem(value, key_path[-1])):
+            raise doc.error(ConfigError(problem, key_path))
     flows_root = environments.flows_root
     if os.path.isabs(flows_root):
         raise doc.error(ConfigError(
