@@ -24,6 +24,9 @@ import attrs
 from portal_core.errors import ConfigError
 from portal_core.redaction import mask_url_credentials
 
+#: A 32-bit signed integer column on Postgres-backed servers.
+MAX_CONCURRENCY_LIMIT = 2**31 - 1
+
 #: Prefect refuses these in names of work pools, queues, flows, deployments...
 PREFECT_BANNED_NAME_CHARS = "/%&<>"
 #: ...and these pass Prefect's check but break the name inside a URL path or
@@ -183,6 +186,12 @@ def checked_flow_settings(value: Any, path: tuple[str | int, ...], timezones: Co
     """
     if value.timezone is not None and (problem := timezone_problem(value.timezone, timezones)):
         raise ConfigError(problem, (*path, "timezone"))
+    limit = value.concurrency_limit
+    if limit is not None and limit > MAX_CONCURRENCY_LIMIT:
+        raise ConfigError(
+            f"concurrency_limit {limit} is larger than {MAX_CONCURRENCY_LIMIT}, the most Prefect stores",
+            (*path, "concurrency_limit"),
+        )
     for key, what in (("work_pool_name", "work pool"), ("work_queue_name", "work queue")):
         name = getattr(value, key)
         if name is not None and (problem := name_problem(name, what)):

@@ -273,8 +273,11 @@ def test_deep_nesting_is_refused_not_a_stack_overflow() -> None:
          "3:17: hello.parameters.limits.1: -inf is not a JSON number; quote it if text is meant"),
         ("hello:\n  parameters:\n    by_id: {1: one}\n",
          "3:13: hello.parameters.by_id.1: key 1 is not text; JSON keys are strings (quote it: '1')"),
+        ("hello:\n  concurrency_limit: 99999999999\n",
+         "2:3: hello.concurrency_limit: concurrency_limit 99999999999 is larger than 2147483647,"
+         " the most Prefect stores"),
     ],
-    ids=["timezone", "timezone-case", "pool-slash", "queue-question", "nan", "inf", "int-key"],
+    ids=["timezone", "timezone-case", "pool-slash", "queue-question", "nan", "inf", "int-key", "huge-limit"],
 )
 def test_static_values_fail_at_load_with_their_location(tmp_path: Path, static: str, expected: str) -> None:
     project(tmp_path, static=static)
