@@ -77,8 +77,13 @@ class PrefectApis:
         api_key = self.environ.get(env.api_key_env) or None
         if env.prefect_api_url:
             return ApiTarget(env.prefect_api_url, api_key, env.ui_url)
-        if self.environ.get("PREFECT_API_URL"):
-            return ApiTarget(self.environ["PREFECT_API_URL"], api_key, env.ui_url)
+        if shell_url := self.environ.get("PREFECT_API_URL"):
+            from portal_core.errors import ConfigError
+            from portal_core.validation import api_url_problem
+
+            if problem := api_url_problem(shell_url, "PREFECT_API_URL"):
+                raise ConfigError(f"{problem} (set in the shell)", source="PREFECT_API_URL")
+            return ApiTarget(shell_url, api_key, env.ui_url)
         from portal_io.local_server import LocalServer
 
         server = LocalServer(workspace.state_dir / "server", notify=notify)

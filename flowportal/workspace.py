@@ -6,13 +6,15 @@ Python facade), so config errors read the same everywhere: `file:line:col: key: 
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
 
 import attrs
 
 from portal_core.config import (
+    EnvironmentsFile,
     ProjectConfig,
     build_environments,
     build_project_config,
@@ -21,9 +23,10 @@ from portal_core.config import (
 from portal_core.discovery import Discovery
 from portal_core.env_file import render_env_file
 from portal_core.environment import Environment, EnvValues
-from portal_core.errors import ConfigError
+from portal_core.errors import ConfigError, DiscoveryError
+from portal_core.validation import is_inside, path_text_problem
 from portal_io.project_files import read_dotenv, read_pyproject
-from portal_io.yaml_files import load_yaml
+from portal_io.yaml_files import YamlDocument, load_yaml
 
 ENVIRONMENTS_FILE = "config/environments.yaml"
 STATIC_FLOWS_FILE = "config/static_flow_deploy_config.yaml"
@@ -42,8 +45,16 @@ class Workspace:
         return self.root / STATE_DIR
 
     def discover(self) -> Discovery:
-        """The project's flows, with paths relative to the root (entrypoints)."""
-        return discover_flows(self.root, self.config.flows_root, self.state_dir / "cache")
+        """The project's flows, with paths relative to the root (entrypoints).
+
+        None at all is an error: a deploy of `all` would otherwise plan nothing
+        and report success.
+        """
+        found = discover_flows(self.root, self.config.flows_root, self.state_dir / "cache")
+        if not found.flows:
+            unparsed = f" ({len(found.errors)} files could not be parsed)" if found.errors else ""
+            raise DiscoveryError(f"no flows found under {self.config.flows_root}{unparsed}")
+        return found
 
     def env_values(self, environment: Environment, environ: Mapping[str, str] | None = None) -> EnvValues:
         """The environment's dotenv file and the values of its secrets, read now."""
@@ -72,29 +83,129 @@ def discover_flows(root: Path, flows_root: str = ".", cache_dir: Path | None = N
     return scan_flows(root, prefix, cache_dir=cache_dir)
 
 
+def _resolved(path: Path) -> str:
+    """Absolute, symlinks followed as far as they exist, `..` folded (never raises)."""
+    try:
+        return str(path.resolve())
+    except (OSError, RuntimeError, ValueError):  # a symlink loop, an odd name
+        return os.path.abspath(path)
+
+
+def _inside_root(root: Path, relative: str) -> bool:
+    return is_inside(_resolved(root), _resolved(root / relative))
+
+
+def _check_config_file(root: Path, relative: str) -> None:
+    """A config file must exist as itself inside the repository (a symlink out is refused)."""
+    if not _inside_root(root, relative):
+        raise ConfigError(
+            f"resolves to {_resolved(root / relative)}, outside the repository {root};"
+            " keep config files in the repository",
+            source=relative,
+        )
+
+
+def _config_paths(environments: EnvironmentsFile) -> list[tuple[tuple[str, ...], str | None]]:
+    found: list[tuple[tuple[str, ...], str | None]] = [(("flows_root",), environments.flows_root),
+                                                       (("static_config",), environments.static_config)]
+    for name, env in environments.environments.items():
+        found.append((("environments", name, "env_file"), env.env_file))
+        found.append((("environments", name, "working_dir"), env.working_dir))
+    return found
+
+
+def _check_paths(root: Path, doc: YamlDocument, environments: EnvironmentsFile) -> None:
+    """Paths from the config that must stay inside the repository, checked on disk.
+
+    A `flows_root` of `../elsewhere` would deploy entrypoints that a worker
+    running from the repository cannot import; `env_file` and `working_dir`
+    outside it would read or point at files nobody reviewed with the code.
+    """
+    for key_path, value in _config_paths(environments):
+        if value is not None and (problem := path_text_problem(value, key_path[-1])):
+            raise doc.error(ConfigError(problem, key_path))
+    flows_root = environments.flows_root
+    if os.path.isabs(flows_root):
+        raise doc.error(ConfigError(
+            f"flows_root {flows_root!r} must be relative to the repository root", ("flows_root",)))
+    if not _inside_root(root, flows_root):
+        raise doc.error(ConfigError(
+            f"flows_root {flows_root!r} resolves outside the repository {root};"
+            " give a folder inside it", ("flows_root",)))
+    flows_dir = root / flows_root
+    if not flows_dir.is_dir():
+        what = "is not a folder" if os.path.lexists(flows_dir) else "does not exist"
+        raise doc.error(ConfigError(f"flows_root {flows_root!r} {what} under {root}", ("flows_root",)))
+    for name, env in environments.environments.items():
+        where: tuple[str | int, ...] = ("environments", name)
+        if env.working_dir is not None and not _inside_root(root, env.working_dir):
+            raise doc.error(ConfigError(
+                f"working_dir {env.working_dir!r} resolves outside the repository {root};"
+                " for a folder inside an image, give pull_steps instead",
+                (*where, "working_dir")))
+        if env.env_file is not None:
+            env_file = env.env_file.replace("{env}", name)
+            if not _inside_root(root, env_file):
+                raise doc.error(ConfigError(
+                    f"env_file {env_file!r} resolves outside the repository {root}",
+                    (*where, "env_file")))
+
+
+@functools.cache
+def known_timezones() -> frozenset[str]:
+    """The IANA zone names this system knows (empty if it has no zone data)."""
+    import zoneinfo
+
+    try:
+        return frozenset(zoneinfo.available_timezones())
+    except Exception:  # broken zone data: do not block deploys on it
+        return frozenset()
+
+
+class _KnownTimezones(Collection[str]):
+    """`known_timezones()`, listed only when a timezone is actually checked.
+
+    Listing the zone files takes a noticeable fraction of a second; most
+    commands on most projects never need it.
+    """
+
+    def __contains__(self, name: object) -> bool:
+        return name in known_timezones()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(known_timezones())
+
+    def __len__(self) -> int:
+        return len(known_timezones())
+
+
 def load_workspace(root: Path) -> Workspace:
+    """Read and validate the project's config; every problem is one located `ConfigError`."""
     environments_path = root / ENVIRONMENTS_FILE
-    if not environments_path.is_file():
+    if not os.path.lexists(environments_path):
         raise ConfigError(
             f"not a flowportal project: {ENVIRONMENTS_FILE} is missing under {root}",
             source=str(root),
         )
+    _check_config_file(root, ENVIRONMENTS_FILE)
     pyproject = read_pyproject(root)
     envs_doc = load_yaml(environments_path, ENVIRONMENTS_FILE)
     try:
         environments = build_environments(envs_doc.data, pyproject.name)
     except ConfigError as err:
         raise envs_doc.error(err) from None
+    _check_paths(root, envs_doc, environments)
     flows: dict = {}
     static_name = environments.static_config or STATIC_FLOWS_FILE
     static_path = root / static_name
-    if environments.static_config and not static_path.is_file():
+    if environments.static_config and not os.path.lexists(static_path):
         raise ConfigError(f"static_config {static_name!r} does not exist; fix the path or remove "
                           "the key to use the default place", source=ENVIRONMENTS_FILE)
-    if static_path.is_file():
+    if os.path.lexists(static_path):  # a folder or broken link here is an error, not "no file"
+        _check_config_file(root, static_name)
         static_doc = load_yaml(static_path, static_name)
         try:
-            flows = build_static_flows(static_doc.data)
+            flows = build_static_flows(static_doc.data, _KnownTimezones())
         except ConfigError as err:
             raise static_doc.error(err) from None
     return Workspace(root=root, config=build_project_config(environments, flows))

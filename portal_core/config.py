@@ -19,7 +19,7 @@ import difflib
 import functools
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import attrs
@@ -28,6 +28,7 @@ import cattrs
 from portal_core.errors import ConfigError
 from portal_core.names import is_flow_key, normalize_flow_key, slugify
 from portal_core.tags import RESERVED_KEYS, parse_tag
+from portal_core.validation import checked_environment, checked_flow_settings, image_template_problem
 
 if typing.TYPE_CHECKING:
     from portal_core.environment import Environment
@@ -304,7 +305,9 @@ _CRON_NAMES: tuple[dict[str, int], ...] = (
     {m: i + 1 for i, m in enumerate(["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"])},
     {d: i for i, d in enumerate(["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"])},
 )
-_CRON_ITEM = re.compile(r"^(\*|[A-Za-z0-9]+(?:-[A-Za-z0-9]+)?)(?:/(\d+))?$")
+# ASCII digits only, and short: `int()` of a 5,000-digit field raises, and a
+# Unicode digit passes `int()` but not Prefect's cron parser.
+_CRON_ITEM = re.compile(r"^(\*|[A-Za-z0-9]{1,9}(?:-[A-Za-z0-9]{1,9})?)(?:/([0-9]{1,9}))?$")
 
 
 def cron_problem(expr: str) -> str | None:
@@ -331,8 +334,11 @@ def cron_problem(expr: str) -> str | None:
     return None
 
 
-def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
-    """Structure the seed's static config; `None`/empty document means no overrides."""
+def build_static_flows(data: Any, timezones: Collection[str] = ()) -> dict[str, StaticFlowConfig]:
+    """Structure the seed's static config; `None`/empty document means no overrides.
+
+    `timezones`: the IANA names the system knows (empty: not checked).
+    """
     if data is None:
         return {}
     if not isinstance(data, Mapping):
@@ -348,6 +354,7 @@ def build_static_flows(data: Any) -> dict[str, StaticFlowConfig]:
         value: StaticFlowConfig = structure(entry or {}, StaticFlowConfig, (raw_key,))
         if value.cron is not None and (problem := cron_problem(value.cron)):
             raise ConfigError(problem, (raw_key, "cron"))
+        value = checked_flow_settings(value, (raw_key,), timezones)
         _check_user_tags(value.tags, (raw_key, "tags"))
         if value.concurrency_limit is not None and value.concurrency_limit < 1:
             raise ConfigError("concurrency_limit must be at least 1", (raw_key, "concurrency_limit"))
@@ -404,8 +411,15 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
     project = value.project or default_project
     if not project:
         raise ConfigError("'project' is required (no pyproject.toml name to default to)", ())
-    slugify(project, "project")
+    try:
+        slugify(project, "project")
+    except ValueError as err:
+        raise ConfigError(str(err), ("project",) if value.project else ()) from None
+    if value.image_template is not None and (problem := image_template_problem(value.image_template)):
+        raise ConfigError(problem, ("image_template",))
+    checked_envs: dict[str, EnvironmentConfig] = {}
     for name, env in value.environments.items():
+        checked_envs[name] = checked_environment(env, ("environments", name))
         try:
             slugify(name, "environment")
         except ValueError as err:
@@ -433,7 +447,7 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
             f"{value.flow_name_style!r}{did_you_mean(value.flow_name_style, FLOW_NAME_STYLES)}",
             ("flow_name_style",),
         )
-    return attrs.evolve(value, project=project)
+    return attrs.evolve(value, project=project, environments=checked_envs)
 
 
 def build_project_config(

@@ -6,6 +6,7 @@ import re
 
 from portal_core.errors import ConfigError
 
+_COMMENT = re.compile(r"\s#")
 _LINE = re.compile(r"^(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=\s*(.*)$")
 
 
@@ -29,6 +30,10 @@ def parse_dotenv(text: str, source: str = ".env") -> dict[str, str]:
             if quote == '"':
                 value = value.replace("\\n", "\n").replace('\\"', '"')
         else:
-            value = re.sub(r"\s+#.*$", "", value)
+            # A ` #` starts a comment. Found with a two-character search, not
+            # `\s+#.*$`, which backtracks quadratically over long runs of spaces.
+            comment = _COMMENT.search(value)
+            if comment is not None:
+                value = value[: comment.start()].rstrip()
         values[key] = value
     return values

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -9,6 +10,9 @@ import attrs
 
 from portal_core.dotenv import parse_dotenv
 from portal_core.errors import ConfigError
+from portal_io.text_files import read_config_text
+
+PYPROJECT = "pyproject.toml"
 
 
 @attrs.frozen
@@ -24,9 +28,9 @@ def read_pyproject(root: Path) -> PyprojectInfo:
     is enough for the two plain strings we need.
     """
     path = root / "pyproject.toml"
-    if not path.is_file():
+    if not os.path.lexists(path):
         return PyprojectInfo()
-    text = path.read_text(encoding="utf-8")
+    text = read_config_text(path, PYPROJECT)
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -34,7 +38,11 @@ def read_pyproject(root: Path) -> PyprojectInfo:
     try:
         project = tomllib.loads(text).get("project", {})
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"invalid TOML: {err}", source=str(path)) from None
+        raise ConfigError(f"invalid TOML: {err}", source=PYPROJECT) from None
+    except RecursionError:
+        raise ConfigError("invalid TOML: nested too deeply", source=PYPROJECT) from None
+    if not isinstance(project, dict):
+        raise ConfigError("[project] must be a table", source=PYPROJECT)
     name, version = project.get("name"), project.get("version")
     return PyprojectInfo(
         name=name if isinstance(name, str) else None,
@@ -57,8 +65,5 @@ def _read_pyproject_lines(text: str) -> PyprojectInfo:
 
 
 def read_dotenv(path: Path, shown_as: str) -> dict[str, str]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("env_file not found", source=shown_as) from None
-    return parse_dotenv(text, shown_as)
+    """A dotenv file's variables; a missing, unreadable, huge or non-UTF-8 file is one error."""
+    return parse_dotenv(read_config_text(path, shown_as, missing="env_file not found"), shown_as)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,43 @@ def test_gitignore_last_rule_wins() -> None:
     assert ignore.match("drop.py", False) is True
     assert ignore.match("keep.py", False) is False
     assert GitIgnore.parse("!keep.py\n*.py\n").match("keep.py", False) is True
+
+
+def test_a_hostile_gitignore_does_not_stall_the_walk(tmp_path: Path) -> None:
+    """Patterns that make backtracking matchers exponential cost one pass per path here."""
+    hostile = "**/*a*a*a*a*a*a*a*a*a*b\n/" + "*a" * 30 + "/**/*a*a*a*a*a*c\n"
+    write(tmp_path, ".gitignore", hostile)
+    deep = "/".join(["a" * 60] * 8)
+    flow_file(tmp_path, f"{deep}/{'a' * 100}.py", "deep")
+    flow_file(tmp_path, f"{deep}/{'a' * 100}b", "ignored")  # not .py: only the folders matter
+    started = time.perf_counter()
+    found = walked(tmp_path)
+    assert time.perf_counter() - started < 1.0
+    assert found == [f"{deep}/{'a' * 100}.py"]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("#" * (64 * 1024 + 1), "pkg/.gitignore: larger than 64 KiB; trim it"),
+        ("\n".join(f"a*b*c{i}" for i in range(51)),
+         "pkg/.gitignore: 51 wildcard patterns (51 with several wildcards); at most 200 (50) are"
+         " supported; merge or drop patterns"),
+    ],
+    ids=["too-big", "too-complex"],
+)
+def test_an_unreasonable_gitignore_is_one_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    flow_file(tmp_path, "pkg/a.py")
+    write(tmp_path, "pkg/.gitignore", text)
+    with pytest.raises(DiscoveryError) as raised:
+        walked(tmp_path)
+    assert str(raised.value) == message
+
+
+def test_a_gitignore_that_is_a_pipe_is_skipped_without_blocking(tmp_path: Path) -> None:
+    flow_file(tmp_path, "pkg/a.py")
+    os.mkfifo(tmp_path / "pkg" / ".gitignore")
+    assert walked(tmp_path) == ["pkg/a.py"]
 
 
 # --- sources and the pre-filter -------------------------------------------------------
