@@ -202,8 +202,8 @@ def test_sdk_config_gives_every_flow_the_sdks_defaults_and_keeps_static_override
     assert config.flows["a"].work_pool_name == "p1" and config.flows["a"].concurrency_limit == 3
     assert config.flows["b"].work_pool_name == "ecs-pool" and config.flows["b"].concurrency_limit == 1
     assert config.flows["b"].paused is False
-    assert config.environment("tst").env_file == "{app}.{env}.{ver}.env"
-    assert config.environment("dev").work_pool is None  # so the static pool applies
+    assert config.environment("tst").config.env_file == "{app}.{env}.{ver}.env"
+    assert config.environment("dev").config.work_pool is None  # so the static pool applies
 
 
 # ------------------------------------------------------------------ the extension's records

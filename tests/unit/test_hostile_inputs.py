@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.fakes import fake_dependencies
 from support.memory_gateway import InMemoryGateway
 
 from flowportal.usecases.deploy import DeployRequest, deploy
@@ -343,14 +344,12 @@ def test_bad_values_fail_before_any_pool_is_created_or_deployment_written(tmp_pa
     for static in bad_statics:
         project(tmp_path, static=static)
         with pytest.raises(ConfigError) as raised:
-            deploy(load_workspace(tmp_path), request, gateway=gateway,
-                   schema_reader=lambda root, entrypoints: dict.fromkeys(entrypoints))
+            deploy(load_workspace(tmp_path), request, fake_dependencies(gateway))
         assert str(raised.value).startswith(f"{STATIC_FLOWS_FILE}:2:")
     assert gateway.created_pools == [] and gateway.attempts == []
     # The same project with sane values does create the pool: the test above could fail.
     project(tmp_path, static="hello:\n  timezone: Europe/Paris\n")
-    deploy(load_workspace(tmp_path), request, gateway=gateway,
-           schema_reader=lambda root, entrypoints: dict.fromkeys(entrypoints))
+    deploy(load_workspace(tmp_path), request, fake_dependencies(gateway))
     assert gateway.created_pools == [("dev-pool", "process")]
 
 
@@ -433,7 +432,7 @@ def test_an_empty_flows_root_is_no_flows_found_and_deploy_all_fails(tmp_path: Pa
     request = DeployRequest(flows=("all",), env="dev", branch="main", commit="abc1234",
                             package_version="1.0.0")
     with pytest.raises(DiscoveryError):
-        deploy(workspace, request, gateway=gateway, schema_reader=lambda r, e: dict.fromkeys(e))
+        deploy(workspace, request, fake_dependencies(gateway))
     assert gateway.attempts == []
 
 
@@ -631,7 +630,7 @@ def with_one_value_replaced(text: str) -> st.SearchStrategy[str]:
 
 def test_the_full_examples_load(tmp_path: Path) -> None:
     config = load_workspace(project(tmp_path, FULL_ENVIRONMENTS, FULL_STATIC)).config
-    assert config.environment("prod").pull_steps == [{"step": {"directory": "/x"}}]
+    assert config.environment("prod").config.pull_steps == [{"step": {"directory": "/x"}}]
     assert config.flow_config("hello").timezone == "UTC"
 
 
