@@ -78,6 +78,8 @@ class PrefectHttp:
         self._lock = threading.Lock()
         self._reached = False  # did this server ever answer? then a refused connection is transient
         self._health: str | None = None  # cached answer of the /health probe
+        self._last_busy = ""  # the last 429/503, named when a time budget runs out
+        self.budget_seconds: float | None = None  # the current write phase's budget, for its line
         headers = {"Accept": "application/json", "User-Agent": "flowportal"}
         parts = urllib.parse.urlsplit(self.api_url)
         if api_key:
@@ -226,6 +228,7 @@ class PrefectHttp:
             self._reached = True
             if response.status in OVERLOADED:
                 wait = retry_after_seconds(response.header("Retry-After"))
+                self._last_busy = self._status_reason(response)
                 if pacer is not None:
                     pacer.release(ticket, overloaded=True, retry_after=wait)
                 limit = OVERLOAD_RETRIES if deadline is not None else READ_RETRIES
@@ -267,8 +270,11 @@ class PrefectHttp:
         time.sleep(seconds)
 
     def _budget(self, what: str, last: str = "") -> PrefectApiError:
+        last = last or self._last_busy
         why = f" (last answer: {last})" if last else ""
-        return self.fail(what, f"not done: the time budget for writing to {self._where()} ran out{why}")
+        seconds = f" of {self.budget_seconds:g} s" if self.budget_seconds else ""
+        return self.fail(what, f"not done: the time budget{seconds} for writing to "
+                               f"{self._where()} ran out{why}")
 
     def close(self) -> None:
         if self._transport is not None:

@@ -218,7 +218,8 @@ class PrefectGateway:
 
         with self._flows_lock:
             missing = sum(1 for name in flow_names if name not in self._flow_ids)
-        deadline = time.monotonic() + self.http.timeouts.budget(len(specs) + missing)
+        self.http.budget_seconds = self.http.timeouts.budget(len(specs) + missing)
+        deadline = time.monotonic() + self.http.budget_seconds
         limit = AdaptiveLimit(self.write_concurrency)
         creating: dict[str, Future[str]] = {}
 
