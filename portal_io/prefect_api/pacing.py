@@ -69,11 +69,11 @@ class AdaptiveLimit:
         with self._cond:
             while True:
                 now = self._clock()
-                if deadline is not None and now >= deadline:
-                    raise BudgetExhausted
                 wait_pause = self._paused_until - now
                 if wait_pause <= 0 and self._in_flight < self.limit:
                     break
+                if deadline is not None and now >= deadline:
+                    raise BudgetExhausted
                 timeout = wait_pause if wait_pause > 0 else None
                 if deadline is not None:
                     timeout = min(timeout or deadline - now, deadline - now)
