@@ -8,7 +8,13 @@ the same load, and times:
 
 (a) a first deploy of N generated flows;
 (b) a re-deploy with nothing changed;
-(c) listing, after `--deployments` deployments named by our scheme were created.
+(c) listing, after `--deployments` deployments named by our scheme were created;
+(d) the server's floor: the same N first-deploy upserts as the fewest raw HTTP
+    requests (one POST /flows/ and one POST /deployments/ per flow, keep-alive,
+    nothing else), at concurrency 1 and 2, so "ours / floor" says how much of a
+    first deploy is flowportal rather than the server;
+(e) lost writes: first deploys of N deployments through `PrefectGateway.apply` at
+    write_concurrency 1, 2, 4, 8 and 16, counting what the server then holds.
 
 Each deploy scenario is timed twice per contender, on separate generated
 projects so that one measurement never turns the next into a re-deploy:
@@ -45,7 +51,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import dataclasses
 import datetime as dt
+import functools
 import importlib
 import json
 import os
@@ -452,18 +460,23 @@ class Row:
     target_ratio: float | None = None
     notes: str = ""
     ours_runs: list[float] = field(default_factory=list)  # every run when ours was repeated
+    floor_seconds: float | None = None  # the raw-HTTP floor for the same writes, when it applies
     ratio: float | None = field(init=False, default=None)
+    floor_ratio: float | None = field(init=False, default=None)
     passed: bool | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.seed_seconds is not None and self.ours_seconds > 0:
             self.ratio = self.seed_seconds / self.ours_seconds
+        if self.floor_seconds:
+            self.floor_ratio = self.ours_seconds / self.floor_seconds
         if self.target_ratio is not None and self.ratio is not None:
             self.passed = self.ratio >= self.target_ratio
 
 
 def print_table(rows: Sequence[Row]) -> None:
-    header = ("scenario", "mode", "seed s", "ours s", "seed/ours", "seed n", "ours n", "target", "ok")
+    header = ("scenario", "mode", "seed s", "ours s", "floor s", "seed/ours", "ours/floor", "seed n",
+              "ours n", "target", "ok")
     lines = [header]
     for r in rows:
         lines.append(
@@ -472,7 +485,9 @@ def print_table(rows: Sequence[Row]) -> None:
                 r.mode,
                 f"{r.seed_seconds:.2f}" if r.seed_seconds is not None else "-",
                 f"{r.ours_seconds:.2f}",
+                f"{r.floor_seconds:.2f}" if r.floor_seconds else "-",
                 f"{r.ratio:.1f}x" if r.ratio is not None else "-",
+                f"{r.floor_ratio:.2f}x" if r.floor_ratio is not None else "-",
                 str(r.seed_count) if r.seed_count is not None else "-",
                 str(r.ours_count),
                 r.target,
@@ -484,6 +499,18 @@ def print_table(rows: Sequence[Row]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+def print_side_tables(info: dict[str, Any]) -> None:
+    print("\nraw-HTTP floor (same first-deploy writes, fewest requests):")
+    for run in info.get("floor", []):
+        print(f"  concurrency {run['concurrency']}: {run['seconds']:.2f} s, {run['requests']} requests, "
+              f"{run['busy']} answered 503")
+    print("\nfirst deploys through PrefectGateway.apply, per write_concurrency:")
+    for run in info.get("lost_writes", []):
+        print(f"  {run['write_concurrency']:2d}: {run['seconds']:.2f} s, {run['on_server']}/{run['specs']} on the "
+              f"server (lost {run['lost']}), {run['answered_503_or_429']} overloads, "
+              f"limit low {run['limit_lowest']}, peak in flight {run['peak_in_flight']}")
 
 
 def profile_ours(base: Path, flows: int, api_url: str, write_concurrency: int | None) -> dict[str, Any]:
@@ -579,6 +606,129 @@ def warm_up() -> float:
         ]
     )
     return seconds
+
+
+def planned_specs(s: Setup, tag: str) -> list[Any]:
+    """The specs a first deploy of a new generated project would write (a dry run plans them)."""
+    root = make_our_project(s.base, tag, s.flows, s.url, s.args.write_concurrency)
+    outcome = our_deploy(root, dry_run=True)
+    return [change.spec for change in outcome.plan.pending]
+
+
+def floor_deploy(url: str, specs: Sequence[Any], concurrency: int) -> dict[str, Any]:
+    """The fewest requests for a first deploy of `specs`, as raw HTTP: per flow one
+    POST /flows/ and one POST /deployments/ (the same bodies flowportal sends),
+    `concurrency` keep-alive connections, no reads, no planning, no pacing. A 503
+    is retried after 50 ms (at concurrency 1-2 there should be none); they are counted.
+    """
+    import http.client
+    import queue
+    import threading
+    import urllib.parse
+
+    from portal_io.prefect_api.payloads import deployment_body, flow_body
+
+    parts = urllib.parse.urlsplit(url)
+    base = parts.path.rstrip("/")
+    work: queue.Queue[Any] = queue.Queue()
+    for spec in specs:
+        work.put(spec)
+    counts = {"requests": 0, "busy": 0, "failed": 0}
+    lock = threading.Lock()
+
+    def post(connection: http.client.HTTPConnection, path: str, body: Any) -> Any:
+        data = json.dumps(body).encode()
+        while True:
+            connection.request("POST", base + path, body=data,
+                               headers={"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            payload = answer.read()
+            with lock:
+                counts["requests"] += 1
+                counts["busy"] += answer.status == 503
+            if answer.status != 503:
+                break
+            time.sleep(0.05)
+        if answer.status >= 300:
+            raise BenchError(f"floor: {path} answered {answer.status}: {payload[:200]!r}")
+        return json.loads(payload)
+
+    def worker() -> None:
+        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+        try:
+            while True:
+                try:
+                    spec = work.get_nowait()
+                except queue.Empty:
+                    return
+                flow_id = post(connection, "/flows/", flow_body(spec.flow_name))["id"]
+                post(connection, "/deployments/", deployment_body(spec, flow_id))
+        except BenchError:
+            with lock:
+                counts["failed"] += 1
+            raise
+        finally:
+            connection.close()
+
+    time.sleep(SETTLE_SECONDS)
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    return {"concurrency": concurrency, "seconds": seconds, **counts}
+
+
+def floor(s: Setup, info: dict[str, Any]) -> float:
+    """(d): the raw-HTTP floor at concurrency 1 and 2; returns the better one."""
+    runs = []
+    for concurrency in (1, 2):
+        tag = f"floor{concurrency}"
+        specs = planned_specs(s, tag)
+        run = floor_deploy(s.url, specs, concurrency)
+        run["on_server"] = s.on_server(f"fp-{tag}")
+        if run["on_server"] != len(specs):
+            raise BenchError(f"floor c={concurrency}: {run['on_server']} on the server, expected {len(specs)}")
+        print(f"(d) floor, concurrency {concurrency}: {run['seconds']:.2f} s, {run['requests']} requests "
+              f"({run['busy']} answered 503)", flush=True)
+        runs.append(run)
+    info["floor"] = runs
+    return min(run["seconds"] for run in runs)
+
+
+def lost_writes(s: Setup, info: dict[str, Any]) -> None:
+    """(e): first deploys through the gateway at each write_concurrency; count what arrived."""
+    from portal_io.prefect_gateway import PrefectGateway
+
+    runs = []
+    for concurrency in (1, 2, 4, 8, 16):
+        tag = f"lost{concurrency}"
+        specs = planned_specs(s, tag)
+        gateway = PrefectGateway(s.url, write_concurrency=concurrency)
+        seconds, results = timed(functools.partial(gateway.apply, specs))
+        on_server = s.on_server(f"fp-{tag}")
+        pacing = gateway.last_pacing
+        run = {
+            "write_concurrency": concurrency,
+            "seconds": seconds,
+            "specs": len(specs),
+            "ok": sum(1 for r in results if r.ok),
+            "on_server": on_server,
+            "lost": len(specs) - on_server,
+            "requests": dict(gateway.http.sent),
+            "answered_503_or_429": pacing.overloads if pacing else None,
+            "limit_lowest": pacing.lowest if pacing else None,
+            "peak_in_flight": pacing.peak_in_flight if pacing else None,
+        }
+        runs.append(run)
+        print(f"(e) write_concurrency {concurrency:2d}: {seconds:.2f} s, {run['ok']}/{len(specs)} ok, "
+              f"{on_server} on the server, {run['answered_503_or_429']} overloads, "
+              f"limit went down to {run['limit_lowest']}", flush=True)
+    info["lost_writes"] = runs
+    if any(run["lost"] for run in runs):
+        raise BenchError(f"lost writes: {[(r['write_concurrency'], r['lost']) for r in runs]}")
 
 
 def first_deploy(s: Setup) -> list[Row]:
@@ -782,9 +932,14 @@ def run_benchmark(args: argparse.Namespace) -> int:
         setup.gateway().read_deployments()  # the fresh server's first request: nobody's time
         create_seed_pool()
 
-        rows = first_deploy(setup) + redeploy(setup) + listing(setup, info)
+        first_rows = first_deploy(setup)
+        floor_seconds = floor(setup, info)
+        first_rows = [dataclasses.replace(row, floor_seconds=floor_seconds) for row in first_rows]
+        rows = first_rows + redeploy(setup) + listing(setup, info)
+        lost_writes(setup, info)
         print()
         print_table(rows)
+        print_side_tables(info)
         print(
             f"\nlisting: ours returned all {args.deployments}: "
             f"{'PASS' if info['listing_all_returned'] else 'FAIL'}; the seed returned "
