@@ -633,16 +633,31 @@ def floor_deploy(url: str, specs: Sequence[Any], concurrency: int) -> dict[str, 
     work: queue.Queue[Any] = queue.Queue()
     for spec in specs:
         work.put(spec)
-    counts = {"requests": 0, "busy": 0, "failed": 0}
+    counts = {"requests": 0, "busy": 0, "failed": 0, "reconnects": 0}
     lock = threading.Lock()
 
-    def post(connection: http.client.HTTPConnection, path: str, body: Any) -> Any:
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+
+    def post(connections: list[http.client.HTTPConnection], path: str, body: Any) -> Any:
+        """POST on this worker's keep-alive connection; a connection the server closed is
+        replaced and the (idempotent) request sent again, as any HTTP client does."""
         data = json.dumps(body).encode()
         while True:
-            connection.request("POST", base + path, body=data,
-                               headers={"Content-Type": "application/json"})
-            answer = connection.getresponse()
-            payload = answer.read()
+            try:
+                connections[0].request("POST", base + path, body=data,
+                                       headers={"Content-Type": "application/json"})
+                answer = connections[0].getresponse()
+                payload = answer.read()
+            except (ConnectionError, http.client.HTTPException):
+                connections[0].close()
+                connections[0] = connect()
+                with lock:
+                    counts["reconnects"] += 1
+                continue
+            if answer.will_close:
+                connections[0].close()
+                connections[0] = connect()
             with lock:
                 counts["requests"] += 1
                 counts["busy"] += answer.status == 503
@@ -654,21 +669,21 @@ def floor_deploy(url: str, specs: Sequence[Any], concurrency: int) -> dict[str, 
         return json.loads(payload)
 
     def worker() -> None:
-        connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+        connections = [connect()]
         try:
             while True:
                 try:
                     spec = work.get_nowait()
                 except queue.Empty:
                     return
-                flow_id = post(connection, "/flows/", flow_body(spec.flow_name))["id"]
-                post(connection, "/deployments/", deployment_body(spec, flow_id))
+                flow_id = post(connections, "/flows/", flow_body(spec.flow_name))["id"]
+                post(connections, "/deployments/", deployment_body(spec, flow_id))
         except BenchError:
             with lock:
                 counts["failed"] += 1
             raise
         finally:
-            connection.close()
+            connections[0].close()
 
     time.sleep(SETTLE_SECONDS)
     began = time.perf_counter()
@@ -902,12 +917,22 @@ def listing(s: Setup, info: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def free_port() -> int:
+    """A free loopback port: never 4200, where a developer's own server may run."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def run_benchmark(args: argparse.Namespace) -> int:
     from portal_io.local_server import LocalServer
 
     stamp = dt.date.today().isoformat()
     base = Path(tempfile.mkdtemp(prefix="flowportal-bench-deploy-"))
-    server = LocalServer(state_dir=base / "server", ui=False, notify=lambda m: print(f"server: {m}"))
+    server = LocalServer(state_dir=base / "server", port=free_port(), ui=False,
+                         notify=lambda m: print(f"server: {m}"))
     info: dict[str, Any] = {}
     try:
         print(f"work dir {base}; starting a local Prefect server ...", flush=True)
