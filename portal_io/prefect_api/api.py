@@ -13,6 +13,7 @@ import json
 import threading
 import time
 import urllib.parse
+import uuid
 from collections import Counter
 from collections.abc import Callable, Collection
 from typing import Any, TypeVar
@@ -66,6 +67,12 @@ _STATUS_HINTS = {
 }
 
 
+def _csrf_token(answer: Any) -> str:
+    if not isinstance(answer, dict) or not isinstance(answer.get("token"), str):
+        raise BadShape("expected a CSRF token")
+    return str(answer["token"])
+
+
 class PrefectHttp:
     """Calls on one API URL; thread-safe (one keep-alive connection per thread)."""
 
@@ -80,6 +87,8 @@ class PrefectHttp:
         self._health: str | None = None  # cached answer of the /health probe
         self._last_busy = ""  # the last 429/503, named when a time budget runs out
         self.budget_seconds: float | None = None  # the current write phase's budget, for its line
+        self._csrf: dict[str, str] = {}  # headers for a server with CSRF protection on
+        self._csrf_client = str(uuid.uuid4())
         headers = {"Accept": "application/json", "User-Agent": "flowportal"}
         parts = urllib.parse.urlsplit(self.api_url)
         if api_key:
@@ -196,6 +205,7 @@ class PrefectHttp:
             raise self.fail(what, f"prefect_api_url {self._where()} is not usable: {self._bad_url}")
         data = None if body is None else json.dumps(body).encode()
         overloads = lost = 0
+        csrf_tried = False
         while True:
             read_timeout, clamped = timeout, False
             if deadline is not None:
@@ -212,7 +222,7 @@ class PrefectHttp:
             with self._lock:
                 self.sent[f"{method} {path}"] += 1
             try:
-                response = self._transport.send(method, path, data, read_timeout)
+                response = self._transport.send(method, path, data, read_timeout, self._csrf)
             except TransportError as err:
                 transient = err.kind == transport.RESET or (
                     err.kind == transport.REFUSED and self._reached)
@@ -230,7 +240,12 @@ class PrefectHttp:
                 wait = retry_after_seconds(response.header("Retry-After"))
                 self._last_busy = self._status_reason(response)
                 if pacer is not None:
-                    pacer.release(ticket, overloaded=True, retry_after=wait)
+                    # A first 503 is usually a write that lost SQLite's race for the
+                    # write lock: retried at once, it succeeds, and shrinking the window
+                    # for it would only slow the deploy. A request refused again, a 429
+                    # or a Retry-After is the server saying "too much": shrink.
+                    shrink = response.status == 429 or wait is not None or overloads >= 1
+                    pacer.release(ticket, overloaded=shrink, refused=True, retry_after=wait)
                 limit = OVERLOAD_RETRIES if deadline is not None else READ_RETRIES
                 if overloads < limit:
                     self._sleep(backoff(overloads) if wait is None else wait, deadline, what,
@@ -240,7 +255,24 @@ class PrefectHttp:
                 raise self.fail(what, self._status_reason(response))
             if pacer is not None:
                 pacer.release(ticket, succeeded=response.status < 400)
+            if response.status == 403 and b"CSRF token" in response.body and not csrf_tried:
+                csrf_tried = True
+                self._fetch_csrf_token(what, timeout)
+                continue
             return self._answer(response, what, parse, accept)
+
+    def _fetch_csrf_token(self, what: str, timeout: float) -> None:
+        """A server with CSRF protection on (PREFECT_SERVER_CSRF_PROTECTION_ENABLED) wants a
+        token on every POST, as Prefect's client sends it; fetched when first refused
+        (or when it expired), so servers without protection never pay for it."""
+        assert self._transport is not None
+        path = f"/csrf-token?client={self._csrf_client}"
+        try:
+            response = self._transport.send("GET", path, None, timeout)
+        except TransportError as err:
+            raise self.fail(what, self._transport_reason(err, timeout)) from None
+        token = self._answer(response, what, _csrf_token, ())
+        self._csrf = {"Prefect-Csrf-Token": str(token), "Prefect-Csrf-Client": self._csrf_client}
 
     def _answer(self, response: Response, what: str, parse: Callable[[Any], T],
                 accept: Collection[int]) -> T | None:

@@ -1,6 +1,7 @@
 """How many writes may be in flight: an adaptive limit, and how long to wait before a retry.
 
-A SQLite-backed Prefect server answers 503 as soon as a few writes overlap;
+A SQLite-backed Prefect server answers 503 as soon as a few writes overlap
+(a transaction that lost the race for the write lock);
 Postgres or Prefect Cloud take many more (Cloud answers 429 with Retry-After
 when a plan's rate is exceeded). One fixed number cannot suit all, so the
 limit starts at the configured `write_concurrency` (also its ceiling), halves
@@ -26,7 +27,7 @@ from collections.abc import Callable
 
 import attrs
 
-BASE_RETRY_WAIT = 0.1
+BASE_RETRY_WAIT = 0.025  # a lost race for SQLite's write lock is over within milliseconds
 MAX_BACKOFF_WAIT = 5.0  # without Retry-After: SQLite contention clears within a second or two
 MAX_RETRY_AFTER = 60.0  # a server may ask for more; the deploy's time budget decides
 
@@ -40,7 +41,8 @@ class PacingStats:
     """What the limit did during one apply (for benchmarks and debugging)."""
 
     sent: int = 0
-    overloads: int = 0
+    refusals: int = 0  # answers 429/503
+    overloads: int = 0  # signals that shrank (or would have shrunk) the window
     decreases: int = 0
     lowest: int = 0
     highest: int = 0
@@ -84,10 +86,15 @@ class AdaptiveLimit:
             return self._epoch
 
     def release(self, ticket: int, *, overloaded: bool = False, succeeded: bool = False,
-                retry_after: float | None = None) -> None:
-        """Give the slot back and learn from how the request went."""
+                refused: bool = False, retry_after: float | None = None) -> None:
+        """Give the slot back and learn from how the request went.
+
+        `refused`: the server answered 429/503 (counted); `overloaded`: take it as a
+        sign to send less (the window shrinks); `succeeded`: the window may grow.
+        """
         with self._cond:
             self._in_flight -= 1
+            self.stats.refusals += refused
             if overloaded:
                 self.stats.overloads += 1
                 if ticket == self._epoch:  # the first signal from requests sent under this limit

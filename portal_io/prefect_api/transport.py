@@ -175,7 +175,8 @@ class Transport:
             return self.endpoint.origin + full
         return full
 
-    def send(self, method: str, path: str, body: bytes | None, read_timeout: float) -> Response:
+    def send(self, method: str, path: str, body: bytes | None, read_timeout: float,
+             headers: Mapping[str, str] | None = None) -> Response:
         """One request and its whole answer; a kept-alive connection the server has
         meanwhile closed is replaced once, transparently (nothing was processed)."""
         reused: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
@@ -184,19 +185,20 @@ class Transport:
             reused = None
         if reused is not None:
             try:
-                return self._exchange(reused, method, path, body, read_timeout)
+                return self._exchange(reused, method, path, body, read_timeout, headers)
             except _StaleConnection:
                 self._drop(reused)
         connection = self._new_connection()
         self._local.connection = connection
         try:
-            return self._exchange(connection, method, path, body, read_timeout)
+            return self._exchange(connection, method, path, body, read_timeout, headers)
         except _StaleConnection as err:
             raise TransportError(RESET, err.detail) from None
 
     def _exchange(self, connection: http.client.HTTPConnection, method: str, path: str,
-                  body: bytes | None, read_timeout: float) -> Response:
-        headers = dict(self._headers)
+                  body: bytes | None, read_timeout: float,
+                  extra: Mapping[str, str] | None) -> Response:
+        headers = {**self._headers, **(extra or {})}
         if body is not None:
             headers["Content-Type"] = "application/json"
         sent = False

@@ -317,3 +317,41 @@ def test_a_long_error_is_shortened_after_masking(stand_in: StandIn) -> None:
     (result,) = PrefectGateway(stand_in.url, timeouts=QUICK).apply([spec(secret=long_secret)])
     message = one_line(result.error or "")
     assert "-secret-value-" not in message and "x" * 20 not in message
+
+
+# ---------------------------------------------------------------- CSRF
+
+
+def test_a_server_with_csrf_protection_gets_a_token_once(stand_in: StandIn) -> None:
+    """Like Prefect's client: fetch a token for our client id, send it on every POST."""
+    tokens: list[str] = []
+
+    def csrf(method: str, path: str, body: Any, headers: dict[str, str]) -> Answer | str:
+        if path == "/csrf-token":
+            tokens.append("token-1")
+            client = stand_in.requests[-1][1]  # (the query string is not recorded)
+            return 200, {"token": "token-1", "client": client, "expiration": "2099-01-01T00:00:00Z"}, {}
+        if method == "POST" and headers.get("Prefect-Csrf-Token") != "token-1":
+            return 403, {"detail": "Missing CSRF token."}, {}
+        return StandIn().answer(method, path, body, headers)
+
+    stand_in.fallback = csrf
+    results = PrefectGateway(stand_in.url, timeouts=QUICK).apply(
+        [spec(f"proj--main--c{i}--dev") for i in range(3)])
+    assert [r.error for r in results] == [None] * 3
+    assert tokens == ["token-1"]
+    posted = [h for m, p, _, h in stand_in.requests if m == "POST" and p == "/deployments/"]
+    assert len(posted) == 3 and all(h.get("Prefect-Csrf-Client") for h in posted)
+
+
+def test_a_single_503_is_retried_without_shrinking_the_window_a_429_shrinks_it(stand_in: StandIn) -> None:
+    stand_in.scripted["POST /deployments/"] = [(503, {"detail": "lost the race for the lock"}, {})]
+    gateway = PrefectGateway(stand_in.url, write_concurrency=4, timeouts=QUICK)
+    assert all(r.ok for r in gateway.apply([spec(f"proj--main--w{i}--dev") for i in range(4)]))
+    assert gateway.last_pacing is not None
+    assert (gateway.last_pacing.refusals, gateway.last_pacing.decreases) == (1, 0)
+
+    stand_in.scripted["POST /deployments/"] = [(429, {"detail": "slow down"}, {})]
+    assert all(r.ok for r in gateway.apply([spec(f"proj--main--v{i}--dev") for i in range(4)]))
+    assert (gateway.last_pacing.refusals, gateway.last_pacing.decreases) == (1, 1)
+    assert gateway.last_pacing.lowest == 2
