@@ -718,8 +718,9 @@ def lost_writes(s: Setup, info: dict[str, Any]) -> None:
     from portal_io.prefect_gateway import PrefectGateway
 
     runs = []
-    for concurrency in (1, 2, 4, 8, 16):
-        tag = f"lost{concurrency}"
+    levels = [int(level) for level in s.args.levels.split(",")]
+    for index, concurrency in enumerate(levels):
+        tag = f"lost{index}c{concurrency}"
         specs = planned_specs(s, tag)
         gateway = PrefectGateway(s.url, write_concurrency=concurrency)
         seconds, results = timed(functools.partial(gateway.apply, specs))
@@ -1052,6 +1053,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--profile", action="store_true", help="also cProfile our deploy on one more project (untimed)"
+    )
+    parser.add_argument(
+        "--levels",
+        default="1,2,4,8,16",
+        help="write_concurrency of each lost-writes run, in order; repeat levels to interleave them",
     )
     parser.add_argument("--only", help=f"comma-separated scenarios (default all): {','.join(SCENARIOS)}")
     parser.add_argument("--output", help="results file (default: benchmarks/results/deploy-<date>.json)")
