@@ -718,6 +718,7 @@ def lost_writes(s: Setup, info: dict[str, Any]) -> None:
     from portal_io.prefect_gateway import PrefectGateway
 
     runs = []
+    PrefectGateway(s.url).create_work_pool(OUR_POOL, "process")  # when no first deploy made it
     levels = [int(level) for level in s.args.levels.split(",")]
     for index, concurrency in enumerate(levels):
         tag = f"lost{index}c{concurrency}"
@@ -733,6 +734,7 @@ def lost_writes(s: Setup, info: dict[str, Any]) -> None:
             "ok": sum(1 for r in results if r.ok),
             "on_server": on_server,
             "lost": len(specs) - on_server,
+            "first_error": next((r.error for r in results if not r.ok), None),
             "requests": dict(gateway.http.sent),
             "answered_503_or_429": pacing.refusals if pacing else None,
             "window_shrinks": pacing.decreases if pacing else None,
@@ -745,7 +747,8 @@ def lost_writes(s: Setup, info: dict[str, Any]) -> None:
               f"limit went down to {run['limit_lowest']}", flush=True)
     info["lost_writes"] = runs
     if any(run["lost"] for run in runs):
-        raise BenchError(f"lost writes: {[(r['write_concurrency'], r['lost']) for r in runs]}")
+        raise BenchError(f"lost writes: {[(r['write_concurrency'], r['lost']) for r in runs]}; "
+                         f"first error: {next(r['first_error'] for r in runs if r['first_error'])}")
 
 
 def first_deploy(s: Setup, info: dict[str, Any], with_floor: bool) -> list[Row]:
