@@ -125,7 +125,7 @@ def test_gateway_stores_exactly_what_prefects_client_stores(prefect_api_url: str
     assert {**client_body, "name": "-"} == {**gateway_body, "name": "-"}
 
     # and the same stored deployment
-    from_client, from_gateway = stored(prefect_api_url, client_id), stored(prefect_api_url, result.deployment_id)
+    from_client, from_gateway = stored(prefect_api_url, client_id), stored(prefect_api_url, str(result.deployment_id))
     assert from_client["name"] == by_client and from_gateway["name"] == by_gateway
     assert comparable(from_client) == comparable(from_gateway)
     # the concurrency limit is stored as a global concurrency limit
@@ -137,7 +137,7 @@ def test_gateway_stores_exactly_what_prefects_client_stores(prefect_api_url: str
 def test_defaults_match_the_client_too(prefect_api_url: str) -> None:
     """A bare spec (no schema, schedules, limit, steps): the client's defaults fill in alike."""
     flow = unique("bare-flow")
-    bare = {"parameter_schema": None, "schedules": (), "concurrency_limit": None, "pull_steps": (),
+    bare: dict[str, Any] = {"parameter_schema": None, "schedules": (), "concurrency_limit": None, "pull_steps": (),
             "paused": None, "job_variables": {}, "parameters": {}, "tags": (), "description": "",
             "enforce_parameter_schema": True, "work_queue_name": "default"}
     with recording_proxy(prefect_api_url) as wire:
