@@ -1,6 +1,6 @@
 """Deploying and listing: flowportal vs the seed SDK, side by side in one run (SPEC section 8).
 
-    /work/venv/bin/python benchmarks/deploy.py [--flows 100] [--deployments 1000] [--repeat 3] [--profile]
+    .venv/bin/python benchmarks/deploy.py [--flows 100] [--deployments 1000] [--repeat 3] [--profile]
 
 Starts ONE local Prefect server (`portal_io.local_server.LocalServer`, SQLite,
 in a temporary directory), so both contenders write to the same database under
