@@ -110,8 +110,7 @@ class PrefectGateway:
         try:
             with ThreadPoolExecutor(self.read_parallelism) as pool:
                 counted = pool.submit(self._post, "/deployments/count",
-                                      {"deployments": body["deployments"]}, what, count_of,
-                                      self.http.timeouts.probe)
+                                      {"deployments": body["deployments"]}, what, count_of)
                 first = pool.submit(self._post, "/deployments/filter",
                                     {**body, "limit": self.page_size, "offset": 0}, what, deployments)
                 items = self._pages("/deployments/filter", body, counted.result(), first.result(),

@@ -13,6 +13,7 @@ import json
 import socket
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -41,6 +42,7 @@ class StandIn:
         self.scripted: dict[str, list[Answer | str]] = {}  # "POST /deployments/" -> answers, in order
         self.fallback: Callable[[str, str, Any, dict[str, str]], Answer | str] | None = None
         self.url = ""
+        self.targets: list[str] = []  # request targets as sent (absolute when sent to a proxy)
         self.release = threading.Event()  # ends HANG answers when the test is over
 
     def count(self, key: str) -> int:
@@ -72,7 +74,8 @@ def stand_in() -> Iterator[StandIn]:
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else None
-            path = self.path.split("?")[0].removeprefix("/api")
+            state.targets.append(self.path)
+            path = urllib.parse.urlsplit(self.path).path.removeprefix("/api")
             headers = dict(self.headers.items())
             state.requests.append((self.command, path, body, headers))
             answer = state.answer(self.command, path, body, headers)
@@ -355,3 +358,21 @@ def test_a_single_503_is_retried_without_shrinking_the_window_a_429_shrinks_it(s
     assert all(r.ok for r in gateway.apply([spec(f"proj--main--v{i}--dev") for i in range(4)]))
     assert (gateway.last_pacing.refusals, gateway.last_pacing.decreases) == (1, 1)
     assert gateway.last_pacing.lowest == 2
+
+
+def test_an_http_proxy_from_the_environment_is_used(stand_in: StandIn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """As Prefect's client (httpx) does: HTTP(S)_PROXY and NO_PROXY from the environment."""
+    proxy = stand_in.url.removesuffix("/api")
+    for name in ("http_proxy", "HTTP_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "")
+    assert PrefectGateway("http://prefect.example.invalid/api", timeouts=QUICK).read_deployments() == []
+    assert stand_in.targets[0].startswith("http://prefect.example.invalid/api/deployments/")
+
+    stand_in.targets.clear()
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.setenv(name, "127.0.0.1")
+    with pytest.raises(PrefectApiError, match="connection refused"):  # bypassed: straight to a dead port
+        PrefectGateway(f"http://127.0.0.1:{free_port()}/api", timeouts=QUICK).read_deployments()
+    assert stand_in.targets == []
