@@ -116,10 +116,10 @@ def test_gateway_stores_exactly_what_prefects_client_stores(prefect_api_url: str
         client_id = asyncio.run(_create_with_prefect_client(wire.url, rich_spec(by_client, flow)))
         (result,) = gateway.apply([rich_spec(by_gateway, flow)])
         assert result.ok, result.error
-        client_body, gateway_body = wire.bodies("POST", "/deployments/")
+        client_body, gateway_body = wire.bodies("POST", "/deployments/", OK)
         # the client posted the flow; the gateway found it by name and posted nothing
-        assert wire.bodies("POST", "/flows/") == [{"name": flow, "tags": [], "labels": {}}]
-        assert wire.count()["POST /flows/filter"] == 1
+        assert wire.bodies("POST", "/flows/", OK) == [{"name": flow, "tags": [], "labels": {}}]
+        assert wire.count(OK)["POST /flows/filter"] == 1
 
     # the same request body, field for field (only the name differs)
     assert {**client_body, "name": "-"} == {**gateway_body, "name": "-"}
@@ -145,7 +145,7 @@ def test_defaults_match_the_client_too(prefect_api_url: str) -> None:
         client_id = asyncio.run(_create_with_prefect_client(
             wire.url, rich_spec(unique("bare-client"), flow, **bare)))
         (result,) = PrefectGateway(wire.url).apply([rich_spec(unique("bare-gateway"), flow, **bare)])
-        client_body, gateway_body = wire.bodies("POST", "/deployments/")
+        client_body, gateway_body = wire.bodies("POST", "/deployments/", OK)
     assert {**client_body, "name": "-"} == {**gateway_body, "name": "-"}
     assert comparable(stored(prefect_api_url, client_id)) == comparable(
         stored(prefect_api_url, str(result.deployment_id)))
@@ -188,8 +188,8 @@ def test_listing_counts_first_then_reads_every_page(prefect_api_url: str) -> Non
     assert all(r.ok for r in PrefectGateway(prefect_api_url, write_concurrency=4).apply(specs))
     with recording_proxy(prefect_api_url) as wire:
         states = PrefectGateway(wire.url, page_size=2).read_deployments(tags_all=[tag])
-        sent = wire.count()
-        offsets = sorted(b["offset"] for b in wire.bodies("POST", "/deployments/filter"))
+        sent = wire.count(OK)
+        offsets = sorted(b["offset"] for b in wire.bodies("POST", "/deployments/filter", OK))
     assert sorted(s.name for s in states) == sorted(s.name for s in specs)
     assert {s.flow_name for s in states} == {s.flow_name for s in specs}
     assert sent["POST /deployments/count"] == 1

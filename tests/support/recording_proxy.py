@@ -40,9 +40,12 @@ class Recording:
             return Counter(f"{r.method} {r.path}" for r in self.requests
                            if statuses is None or r.status in statuses)
 
-    def bodies(self, method: str, path: str) -> list[Any]:
+    def bodies(self, method: str, path: str, statuses: range | None = None) -> list[Any]:
+        """Bodies sent to "METHOD /path", optionally only of requests answered with `statuses`
+        (a busy server's 503 makes a client send the same body again)."""
         with self.lock:
-            return [r.body for r in self.requests if (r.method, r.path) == (method, path)]
+            return [r.body for r in self.requests if (r.method, r.path) == (method, path)
+                    and (statuses is None or r.status in statuses)]
 
     def clear(self) -> None:
         with self.lock:
