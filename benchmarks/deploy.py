@@ -1,4 +1,4 @@
-"""Deploying and listing: flowportal vs the seed SDK, side by side in one run (SPEC section 8).
+"""Deploying and listing: flowportal vs the seed SDK, side by side in one run.
 
     .venv/bin/python benchmarks/deploy.py [--flows 100] [--deployments 1000] [--repeat 3] [--profile]
 
@@ -374,7 +374,7 @@ def check_first_outcome(outcome: Any, flows: int) -> int:
 
 
 def check_noop_outcome(outcome: Any, flows: int, what: str) -> int:
-    """A re-deploy with nothing changed must plan nothing and write nothing (SPEC section 8)."""
+    """A re-deploy with nothing changed must plan nothing and write nothing."""
     if outcome.plan.has_changes or outcome.results:
         raise BenchError(
             f"{what}: expected no pending changes, got {len(outcome.plan.pending)} ({outcome.plan.summary()})"
