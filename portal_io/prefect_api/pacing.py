@@ -5,11 +5,14 @@ A SQLite-backed Prefect server answers 503 as soon as a few writes overlap
 Postgres or Prefect Cloud take many more (Cloud answers 429 with Retry-After
 when a plan's rate is exceeded). One fixed number cannot suit all, so the
 limit starts at the configured `write_concurrency` (also its ceiling), halves
-on an overload signal (503, 429, a dropped connection) and grows back by
-about one slot per window of successful writes (additive increase,
-multiplicative decrease, as TCP does). Several overloads from requests sent
-under the same limit count as one signal, so a burst of 503s does not
-collapse the limit to 1.
+on an overload signal and grows back by about one slot per window of
+successful writes (additive increase, multiplicative decrease, as TCP does).
+Overload signals are a 429, a Retry-After, a dropped connection, or a request
+refused with 503 a second time; a first 503 is a write that lost SQLite's race
+for the write lock, retried at once without shrinking anything (measured: on
+SQLite, shrinking on every 503 made deploys slower, not safer). Several signals
+from requests sent under the same limit count as one, so a burst of 503s does
+not collapse the limit to 1.
 
 A request that must wait before retrying gives its slot back first: a
 sleeping request never blocks one that could be sent. A `Retry-After` pauses
