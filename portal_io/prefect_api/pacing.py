@@ -9,8 +9,9 @@ on an overload signal and grows back by about one slot per window of
 successful writes (additive increase, multiplicative decrease, as TCP does).
 Overload signals are a 429, a Retry-After, a dropped connection, or a request
 refused with 503 a second time; a first 503 is a write that lost SQLite's race
-for the write lock, retried at once without shrinking anything (measured: on
-SQLite, shrinking on every 503 made deploys slower, not safer). Several signals
+for the write lock, retried at once without shrinking anything (on SQLite
+about one write in five gets one at concurrency 2, so shrinking for it would
+pin the window at 1 whatever the ceiling). Several signals
 from requests sent under the same limit count as one, so a burst of 503s does
 not collapse the limit to 1.
 
