@@ -268,8 +268,8 @@ def seed_deploy(project: SeedProject) -> int:
     Only `load_saved_parameters` (acme_config, AWS) is replaced, by a literal
     env mapping equal to ours.
     """
-    from acme_portal_sdk.prefect.flow_deploy import PrefectDeployInfoPrep, PrefectFlowDeployer
-    from acme_portal_sdk.prefect.flow_finder import PrefectFlowFinder
+    from acme_portal_sdk.prefect.flow_deploy import PrefectDeployInfoPrep, PrefectFlowDeployer  # type: ignore[import-untyped]
+    from acme_portal_sdk.prefect.flow_finder import PrefectFlowFinder  # type: ignore[import-untyped]
 
     if str(project.root) not in sys.path:
         sys.path.insert(0, str(project.root))
@@ -298,7 +298,7 @@ def seed_deploy(project: SeedProject) -> int:
 
 def seed_list() -> int:
     """The SDK's listing: constructor (verifies credentials) plus `get_deployments()`."""
-    from acme_portal_sdk.prefect.deployment_finder import PrefectDeploymentFinder
+    from acme_portal_sdk.prefect.deployment_finder import PrefectDeploymentFinder  # type: ignore[import-untyped]
 
     finder = PrefectDeploymentFinder()
     if not finder.credentials_verified:
