@@ -1,6 +1,6 @@
-"""Deploying and listing: flowportal vs the seed SDK, side by side in one run (SPEC section 8).
+"""Deploying and listing: flowportal vs the seed SDK, side by side in one run.
 
-    /work/venv/bin/python benchmarks/deploy.py [--flows 100] [--deployments 1000] [--repeat 3] [--profile]
+    .venv/bin/python benchmarks/deploy.py [--flows 100] [--deployments 1000] [--repeat 3] [--profile]
 
 Starts ONE local Prefect server (`portal_io.local_server.LocalServer`, SQLite,
 in a temporary directory), so both contenders write to the same database under
@@ -8,7 +8,13 @@ the same load, and times:
 
 (a) a first deploy of N generated flows;
 (b) a re-deploy with nothing changed;
-(c) listing, after `--deployments` deployments named by our scheme were created.
+(c) listing, after `--deployments` deployments named by our scheme were created;
+(d) the server's floor: the same N first-deploy upserts as the fewest raw HTTP
+    requests (one POST /flows/ and one POST /deployments/ per flow, keep-alive,
+    nothing else), at concurrency 1 and 2, so "ours / floor" says how much of a
+    first deploy is flowportal rather than the server;
+(e) lost writes: first deploys of N deployments through `PrefectGateway.apply` at
+    write_concurrency 1, 2, 4, 8 and 16, counting what the server then holds.
 
 Each deploy scenario is timed twice per contender, on separate generated
 projects so that one measurement never turns the next into a re-deploy:
@@ -46,6 +52,7 @@ import argparse
 import contextlib
 import copy
 import datetime as dt
+import functools
 import importlib
 import json
 import os
@@ -85,6 +92,7 @@ GIT_TIMEOUT = 60.0
 # for the previous contender's burst.
 SETTLE_SECONDS = 2.0
 
+SCENARIOS = ("first", "floor", "redeploy", "listing", "lost")
 TARGET_FIRST = 2.5
 TARGET_REDEPLOY = 30.0
 SEED_LIST_CAP = 200
@@ -260,8 +268,8 @@ def seed_deploy(project: SeedProject) -> int:
     Only `load_saved_parameters` (acme_config, AWS) is replaced, by a literal
     env mapping equal to ours.
     """
-    from acme_portal_sdk.prefect.flow_deploy import PrefectDeployInfoPrep, PrefectFlowDeployer
-    from acme_portal_sdk.prefect.flow_finder import PrefectFlowFinder
+    from acme_portal_sdk.prefect.flow_deploy import PrefectDeployInfoPrep, PrefectFlowDeployer  # type: ignore[import-untyped]
+    from acme_portal_sdk.prefect.flow_finder import PrefectFlowFinder  # type: ignore[import-untyped]
 
     if str(project.root) not in sys.path:
         sys.path.insert(0, str(project.root))
@@ -290,7 +298,7 @@ def seed_deploy(project: SeedProject) -> int:
 
 def seed_list() -> int:
     """The SDK's listing: constructor (verifies credentials) plus `get_deployments()`."""
-    from acme_portal_sdk.prefect.deployment_finder import PrefectDeploymentFinder
+    from acme_portal_sdk.prefect.deployment_finder import PrefectDeploymentFinder  # type: ignore[import-untyped]
 
     finder = PrefectDeploymentFinder()
     if not finder.credentials_verified:
@@ -351,10 +359,12 @@ def create_seed_pool() -> None:
 
 
 def our_deploy(root: Path, dry_run: bool = False) -> Any:
+    from flowportal.bootstrap import bootstrap
     from flowportal.usecases.deploy import DeployRequest, deploy
     from flowportal.workspace import load_workspace
 
-    return deploy(load_workspace(root), DeployRequest(flows=("all",), env=ENV, dry_run=dry_run))
+    request = DeployRequest(flows=("all",), env=ENV, dry_run=dry_run)
+    return deploy(load_workspace(root), request, bootstrap())
 
 
 def check_first_outcome(outcome: Any, flows: int) -> int:
@@ -366,7 +376,7 @@ def check_first_outcome(outcome: Any, flows: int) -> int:
 
 
 def check_noop_outcome(outcome: Any, flows: int, what: str) -> int:
-    """A re-deploy with nothing changed must plan nothing and write nothing (SPEC section 8)."""
+    """A re-deploy with nothing changed must plan nothing and write nothing."""
     if outcome.plan.has_changes or outcome.results:
         raise BenchError(
             f"{what}: expected no pending changes, got {len(outcome.plan.pending)} ({outcome.plan.summary()})"
@@ -452,18 +462,23 @@ class Row:
     target_ratio: float | None = None
     notes: str = ""
     ours_runs: list[float] = field(default_factory=list)  # every run when ours was repeated
+    floor_seconds: float | None = None  # the raw-HTTP floor for the same writes, when it applies
     ratio: float | None = field(init=False, default=None)
+    floor_ratio: float | None = field(init=False, default=None)
     passed: bool | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         if self.seed_seconds is not None and self.ours_seconds > 0:
             self.ratio = self.seed_seconds / self.ours_seconds
+        if self.floor_seconds:
+            self.floor_ratio = self.ours_seconds / self.floor_seconds
         if self.target_ratio is not None and self.ratio is not None:
             self.passed = self.ratio >= self.target_ratio
 
 
 def print_table(rows: Sequence[Row]) -> None:
-    header = ("scenario", "mode", "seed s", "ours s", "seed/ours", "seed n", "ours n", "target", "ok")
+    header = ("scenario", "mode", "seed s", "ours s", "floor s", "seed/ours", "ours/floor", "seed n",
+              "ours n", "target", "ok")
     lines = [header]
     for r in rows:
         lines.append(
@@ -472,7 +487,9 @@ def print_table(rows: Sequence[Row]) -> None:
                 r.mode,
                 f"{r.seed_seconds:.2f}" if r.seed_seconds is not None else "-",
                 f"{r.ours_seconds:.2f}",
+                f"{r.floor_seconds:.2f}" if r.floor_seconds else "-",
                 f"{r.ratio:.1f}x" if r.ratio is not None else "-",
+                f"{r.floor_ratio:.2f}x" if r.floor_ratio is not None else "-",
                 str(r.seed_count) if r.seed_count is not None else "-",
                 str(r.ours_count),
                 r.target,
@@ -484,6 +501,18 @@ def print_table(rows: Sequence[Row]) -> None:
         print("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         if index == 0:
             print("  ".join("-" * width for width in widths))
+
+
+def print_side_tables(info: dict[str, Any]) -> None:
+    print("\nraw-HTTP floor (same first-deploy writes, fewest requests):")
+    for run in info.get("floor", []):
+        print(f"  concurrency {run['concurrency']}: {run['seconds']:.2f} s, {run['requests']} requests, "
+              f"{run['busy']} answered 503")
+    print("\nfirst deploys through PrefectGateway.apply, per write_concurrency:")
+    for run in info.get("lost_writes", []):
+        print(f"  {run['write_concurrency']:2d}: {run['seconds']:.2f} s, {run['on_server']}/{run['specs']} on the "
+              f"server (lost {run['lost']}), {run['answered_503_or_429']} answered 503/429, "
+              f"limit low {run['limit_lowest']}, peak in flight {run['peak_in_flight']}")
 
 
 def profile_ours(base: Path, flows: int, api_url: str, write_concurrency: int | None) -> dict[str, Any]:
@@ -581,7 +610,152 @@ def warm_up() -> float:
     return seconds
 
 
-def first_deploy(s: Setup) -> list[Row]:
+def planned_specs(s: Setup, tag: str) -> list[Any]:
+    """The specs a first deploy of a new generated project would write (a dry run plans them)."""
+    root = make_our_project(s.base, tag, s.flows, s.url, s.args.write_concurrency)
+    outcome = our_deploy(root, dry_run=True)
+    return [change.spec for change in outcome.plan.pending]
+
+
+def floor_deploy(url: str, specs: Sequence[Any], concurrency: int) -> dict[str, Any]:
+    """The fewest requests for a first deploy of `specs`, as raw HTTP: per flow one
+    POST /flows/ and one POST /deployments/ (the same bodies flowportal sends),
+    `concurrency` keep-alive connections, no reads, no planning, no pacing. A 503
+    is retried after 50 ms (at concurrency 1-2 there should be none); they are counted.
+    """
+    import http.client
+    import queue
+    import threading
+    import urllib.parse
+
+    from portal_io.prefect_api.payloads import deployment_body, flow_body
+
+    parts = urllib.parse.urlsplit(url)
+    base = parts.path.rstrip("/")
+    work: queue.Queue[Any] = queue.Queue()
+    for spec in specs:
+        work.put(spec)
+    counts = {"requests": 0, "busy": 0, "failed": 0, "reconnects": 0}
+    lock = threading.Lock()
+
+    def connect() -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=60)
+
+    def post(connections: list[http.client.HTTPConnection], path: str, body: Any) -> Any:
+        """POST on this worker's keep-alive connection; a connection the server closed is
+        replaced and the (idempotent) request sent again, as any HTTP client does."""
+        data = json.dumps(body).encode()
+        while True:
+            try:
+                connections[0].request("POST", base + path, body=data,
+                                       headers={"Content-Type": "application/json"})
+                answer = connections[0].getresponse()
+                payload = answer.read()
+            except (ConnectionError, http.client.HTTPException):
+                connections[0].close()
+                connections[0] = connect()
+                with lock:
+                    counts["reconnects"] += 1
+                continue
+            if answer.will_close:
+                connections[0].close()
+                connections[0] = connect()
+            with lock:
+                counts["requests"] += 1
+                counts["busy"] += answer.status == 503
+            if answer.status != 503:
+                break
+            time.sleep(0.05)
+        if answer.status >= 300:
+            raise BenchError(f"floor: {path} answered {answer.status}: {payload[:200]!r}")
+        return json.loads(payload)
+
+    def worker() -> None:
+        connections = [connect()]
+        try:
+            while True:
+                try:
+                    spec = work.get_nowait()
+                except queue.Empty:
+                    return
+                flow_id = post(connections, "/flows/", flow_body(spec.flow_name))["id"]
+                post(connections, "/deployments/", deployment_body(spec, flow_id))
+        except BenchError:
+            with lock:
+                counts["failed"] += 1
+            raise
+        finally:
+            connections[0].close()
+
+    time.sleep(SETTLE_SECONDS)
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    seconds = time.perf_counter() - began
+    return {"concurrency": concurrency, "seconds": seconds, **counts}
+
+
+def floor(s: Setup, info: dict[str, Any]) -> float:
+    """(d): the raw-HTTP floor at concurrency 1 and 2; returns the better one."""
+    runs = []
+    for concurrency in (1, 2):
+        tag = f"floor{concurrency}"
+        specs = planned_specs(s, tag)
+        run = floor_deploy(s.url, specs, concurrency)
+        run["on_server"] = s.on_server(f"fp-{tag}")
+        if run["on_server"] != len(specs):
+            raise BenchError(f"floor c={concurrency}: {run['on_server']} on the server, expected {len(specs)}")
+        print(f"(d) floor, concurrency {concurrency}: {run['seconds']:.2f} s, {run['requests']} requests "
+              f"({run['busy']} answered 503)", flush=True)
+        runs.append(run)
+    info["floor"] = runs
+    return min(run["seconds"] for run in runs)
+
+
+def lost_writes(s: Setup, info: dict[str, Any]) -> None:
+    """(e): first deploys through the gateway at each write_concurrency; count what arrived."""
+    from portal_io.prefect_gateway import PrefectGateway
+
+    runs = []
+    PrefectGateway(s.url).create_work_pool(OUR_POOL, "process")  # when no first deploy made it
+    levels = [int(level) for level in s.args.levels.split(",")]
+    for index, concurrency in enumerate(levels):
+        tag = f"lost{index}c{concurrency}"
+        specs = planned_specs(s, tag)
+        gateway = PrefectGateway(s.url, write_concurrency=concurrency)
+        seconds, results = timed(functools.partial(gateway.apply, specs))
+        on_server = s.on_server(f"fp-{tag}")
+        pacing = gateway.last_pacing
+        run = {
+            "write_concurrency": concurrency,
+            "seconds": seconds,
+            "specs": len(specs),
+            "ok": sum(1 for r in results if r.ok),
+            "on_server": on_server,
+            "lost": len(specs) - on_server,
+            "first_error": next((r.error for r in results if not r.ok), None),
+            "requests": dict(gateway.http.sent),
+            "answered_503_or_429": pacing.refusals if pacing else None,
+            "window_shrinks": pacing.decreases if pacing else None,
+            "limit_lowest": pacing.lowest if pacing else None,
+            "peak_in_flight": pacing.peak_in_flight if pacing else None,
+        }
+        runs.append(run)
+        print(f"(e) write_concurrency {concurrency:2d}: {seconds:.2f} s, {run['ok']}/{len(specs)} ok, "
+              f"{on_server} on the server, {run['answered_503_or_429']} answered 503/429, "
+              f"limit went down to {run['limit_lowest']}", flush=True)
+    info["lost_writes"] = runs
+    if any(run["lost"] for run in runs):
+        raise BenchError(f"lost writes: {[(r['write_concurrency'], r['lost']) for r in runs]}; "
+                         f"first error: {next(r['first_error'] for r in runs if r['first_error'])}")
+
+
+def first_deploy(s: Setup, info: dict[str, Any], with_floor: bool) -> list[Row]:
+    """(a), with the floor (d) timed right after ours in-process: on a shared machine
+    the load drifts within minutes, and the two are compared with each other."""
     n = s.flows
     target = f">= {TARGET_FIRST}x"
     print(f"(a) first deploy of {n} flows: seed in-process ...", flush=True)
@@ -589,6 +763,8 @@ def first_deploy(s: Setup) -> list[Row]:
     print(f"    seed {seed_s:.1f} s; ours in-process ...", flush=True)
     ours_s, outcome = timed(lambda: our_deploy(s.ours_a))
     ours_n = check_first_outcome(outcome, n)
+    print(f"    ours {ours_s:.1f} s", flush=True)
+    floor_s = floor(s, info) if with_floor else None
     rows = [
         Row(
             "first deploy",
@@ -600,9 +776,10 @@ def first_deploy(s: Setup) -> list[Row]:
             target,
             TARGET_FIRST,
             "ours includes creating the work pool",
+            floor_seconds=floor_s,
         ),
     ]
-    print(f"    ours {ours_s:.1f} s; seed end to end ...", flush=True)
+    print("    seed end to end ...", flush=True)
     seed_s, seed_n = s.seed_end_to_end()
     print(f"    seed {seed_s:.1f} s; ours CLI ...", flush=True)
     ours_s, _ = run_timed(s.cli_deploy, s.ours_b, s.child_env, DEPLOY_CHILD_TIMEOUT)
@@ -617,6 +794,7 @@ def first_deploy(s: Setup) -> list[Row]:
             target,
             TARGET_FIRST,
             "ours: python -m flowportal.cli deploy --flow all --env dev",
+            floor_seconds=floor_s,
         )
     )
     print(f"    ours {ours_s:.1f} s", flush=True)
@@ -678,6 +856,7 @@ def redeploy(s: Setup) -> list[Row]:
 
 def listing(s: Setup, info: dict[str, Any]) -> list[Row]:
     """Create `--deployments` for one more project, then list with both tools."""
+    from flowportal.bootstrap import bootstrap
     from flowportal.usecases.list_deployments import list_deployments
     from flowportal.workspace import load_workspace
 
@@ -696,7 +875,7 @@ def listing(s: Setup, info: dict[str, Any]) -> list[Row]:
     target = f"all {total} (seed {SEED_LIST_CAP})"
     with quiet_stdout():
         seed_s, seed_n = timed(seed_list)
-    ours_s, found = timed(lambda: list_deployments(load_workspace(list_root)))
+    ours_s, found = timed(lambda: list_deployments(load_workspace(list_root), None, bootstrap()))
     managed, others = len(found.inventory.managed), len(found.inventory.others)
     rows = [
         Row(
@@ -752,12 +931,22 @@ def listing(s: Setup, info: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def free_port() -> int:
+    """A free loopback port: never 4200, where a developer's own server may run."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def run_benchmark(args: argparse.Namespace) -> int:
     from portal_io.local_server import LocalServer
 
     stamp = dt.date.today().isoformat()
     base = Path(tempfile.mkdtemp(prefix="flowportal-bench-deploy-"))
-    server = LocalServer(state_dir=base / "server", ui=False, notify=lambda m: print(f"server: {m}"))
+    server = LocalServer(state_dir=base / "server", port=free_port(), ui=False,
+                         notify=lambda m: print(f"server: {m}"))
     info: dict[str, Any] = {}
     try:
         print(f"work dir {base}; starting a local Prefect server ...", flush=True)
@@ -782,14 +971,27 @@ def run_benchmark(args: argparse.Namespace) -> int:
         setup.gateway().read_deployments()  # the fresh server's first request: nobody's time
         create_seed_pool()
 
-        rows = first_deploy(setup) + redeploy(setup) + listing(setup, info)
+        only = set(args.only.split(",")) if args.only else set(SCENARIOS)
+        rows = first_deploy(setup, info, with_floor="floor" in only) if "first" in only else []
+        if "floor" in only and "first" not in only:
+            floor(setup, info)
+        if "redeploy" in only:
+            if "first" not in only:
+                raise BenchError("the redeploy scenario needs the first deploy")
+            rows += redeploy(setup)
+        if "listing" in only:
+            rows += listing(setup, info)
+        if "lost" in only:
+            lost_writes(setup, info)
         print()
         print_table(rows)
-        print(
-            f"\nlisting: ours returned all {args.deployments}: "
-            f"{'PASS' if info['listing_all_returned'] else 'FAIL'}; the seed returned "
-            f"{rows[-1].seed_count} of {info['listing_setup']['server_total']} on the server"
-        )
+        print_side_tables(info)
+        if "listing" in only:
+            print(
+                f"\nlisting: ours returned all {args.deployments}: "
+                f"{'PASS' if info['listing_all_returned'] else 'FAIL'}; the seed returned "
+                f"{rows[-1].seed_count} of {info['listing_setup']['server_total']} on the server"
+            )
         if args.profile:
             info["profile"] = profile_ours(base, args.flows, url, args.write_concurrency)
         write_results(args, stamp, rows, info)
@@ -816,6 +1018,7 @@ def write_results(args: argparse.Namespace, stamp: str, rows: Sequence[Row], inf
             "deployments": args.deployments,
             "write_concurrency": args.write_concurrency or "default",
             "repeat": args.repeat,
+            "only": args.only or "all",
             "settle_seconds": SETTLE_SECONDS,
         },
         "machine": {
@@ -857,6 +1060,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", action="store_true", help="also cProfile our deploy on one more project (untimed)"
     )
+    parser.add_argument(
+        "--levels",
+        default="1,2,4,8,16",
+        help="write_concurrency of each lost-writes run, in order; repeat levels to interleave them",
+    )
+    parser.add_argument("--only", help=f"comma-separated scenarios (default all): {','.join(SCENARIOS)}")
     parser.add_argument("--output", help="results file (default: benchmarks/results/deploy-<date>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects and server dir")
     # The seed's fresh-interpreter runs re-enter this file through these.
@@ -865,6 +1074,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--sdk-package", help=argparse.SUPPRESS)
     parser.add_argument("--sdk-project", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.only and not set(args.only.split(",")) <= set(SCENARIOS):
+        parser.error(f"--only takes a comma-separated subset of {','.join(SCENARIOS)}")
     if args.flows < 1 or args.deployments < 1 or args.repeat < 1:
         parser.error("--flows, --deployments and --repeat must be at least 1")
     return args

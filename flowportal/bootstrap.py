@@ -94,9 +94,14 @@ class PrefectApis:
         return ApiTarget(url, None, env.ui_url, embedded=True)
 
     def gateway(self, workspace: Workspace, target: ApiTarget) -> DeploymentGateway:
+        from portal_core.environment import secret_variable_names
+        from portal_core.redaction import Redactor
         from portal_io.prefect_gateway import PrefectGateway
 
-        return PrefectGateway(target.url, target.api_key, workspace.config.write_concurrency)
+        names = secret_variable_names(workspace.config.environments.values())
+        redactor = Redactor([self.environ[n] for n in sorted(names) if self.environ.get(n)])
+        return PrefectGateway(target.url, target.api_key,
+                              workspace.config.writes_at_once(target.embedded), redactor=redactor)
 
 
 def history_store(

@@ -94,7 +94,7 @@ class EnvironmentsFile:
     flows_root: str = "."
     image_template: str | None = None
     promotion_path: list[str] = attrs.Factory(list)
-    write_concurrency: int = 2
+    write_concurrency: int | None = None  # None: chosen per backend (see ProjectConfig)
     environments: dict[str, EnvironmentConfig] = attrs.Factory(dict)
     # Where the per-flow static config lives (relative to the project root); None: the default
     # place. Teams coming from the seed SDK keep theirs in `.acme_portal_sdk/`.
@@ -123,7 +123,7 @@ class ProjectConfig:
     flows_root: str
     image_template: str | None
     promotion_path: tuple[str, ...]
-    write_concurrency: int
+    write_concurrency: int | None
     environments: Mapping[str, Environment] = attrs.field(converter=_environments)
     flows: Mapping[str, StaticFlowConfig]
     flow_name_style: str = "prefect"
@@ -139,6 +139,17 @@ class ProjectConfig:
                 f"unknown environment {name!r}{did_you_mean(name, self.environments)}"
                 f" (known: {known})"
             ) from None
+
+    def writes_at_once(self, embedded: bool) -> int:
+        """How many writes may be in flight: the config's `write_concurrency`, else per backend.
+
+        The embedded server is SQLite, which serialises writes: a second one in flight
+        only waits for the lock (measured: 1 at a time is fastest there). Other servers
+        (PostgreSQL, Cloud) get 2; the gateway backs off by itself on 429/503.
+        """
+        if self.write_concurrency is not None:
+            return self.write_concurrency
+        return 1 if embedded else 2
 
     def flow_config(self, key: str) -> StaticFlowConfig:
         return self.flows.get(key, StaticFlowConfig())
@@ -439,7 +450,7 @@ def build_environments(data: Any, default_project: str | None) -> EnvironmentsFi
             )
     if len(set(value.promotion_path)) != len(value.promotion_path):
         raise ConfigError("an environment appears twice on the path", ("promotion_path",))
-    if value.write_concurrency < 1:
+    if value.write_concurrency is not None and value.write_concurrency < 1:
         raise ConfigError("write_concurrency must be at least 1", ("write_concurrency",))
     if value.flow_name_style not in FLOW_NAME_STYLES:
         raise ConfigError(

@@ -95,5 +95,5 @@ def deploy(
     for warning in plan.warnings:
         reporter.warning(warning)
     reporter.plan(plan)
-    history = deps.history(gateway, target, config.write_concurrency)
+    history = deps.history(gateway, target, config.writes_at_once(target.embedded))
     return finish(plan, gateway, target, reporter, pools, request.dry_run, history=history)

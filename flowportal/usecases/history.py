@@ -39,7 +39,7 @@ def history_for(
 ) -> tuple[ApiTarget, DeploymentGateway, HistoryPort]:
     """An environment's API and the change history on it; no history is one clear error."""
     target, gateway = deps.prefect(workspace, environment, reporter.step)
-    store = deps.history(gateway, target, workspace.config.write_concurrency)
+    store = deps.history(gateway, target, workspace.config.writes_at_once(target.embedded))
     if store is None:
         raise PlanError([f"environment {environment.name!r} has no change history "
                          f"(its API at {target.url} is not a Prefect server)"])
