@@ -74,6 +74,17 @@ class Workspace:
         return EnvValues(from_file=from_file, secrets=secrets)
 
 
+def user_cache_dir(root: Path, environ: Mapping[str, str] | None = None) -> Path:
+    """Where discovery results for a directory that is not a configured project are kept:
+    the user's cache, one folder per scanned directory, so scanning never writes into
+    the tree it scans."""
+    import hashlib
+
+    environ = os.environ if environ is None else environ
+    base = Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "flowportal" / "roots"
+    return base / hashlib.sha256(str(root).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+
+
 def discover_flows(root: Path, flows_root: str = ".", cache_dir: Path | None = None) -> Discovery:
     """Scan `root/flows_root`, reporting paths (and errors) relative to `root`,
     so entrypoints are what a worker running from `root` resolves."""

@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from flowportal.project import find_project_root
-from flowportal.workspace import ENVIRONMENTS_FILE, discover_flows, load_workspace
+from flowportal.workspace import ENVIRONMENTS_FILE, discover_flows, load_workspace, user_cache_dir
 from portal_core.discovery import Discovery, flow_to_record
 
 
@@ -32,12 +32,17 @@ class FlowListing:
 
 
 def list_flows(root: Path | None, cwd: Path) -> FlowListing:
-    """`root` given: scan it, paths relative to it. Else the project's flows root."""
+    """`root` given: scan it, paths relative to it. Else the project's flows root.
+
+    Either way the per-file results are cached (for a directory that is not a
+    configured project, in the user's cache, keyed by the directory), so a
+    repeated `list-flows --root` parses only what changed.
+    """
     if root is not None:
         root = root.resolve()
-        return FlowListing(root, discover_flows(root))
+        return FlowListing(root, discover_flows(root, cache_dir=user_cache_dir(root)))
     project = find_project_root(cwd)
     if (project / ENVIRONMENTS_FILE).is_file():
         workspace = load_workspace(project)
         return FlowListing(project, workspace.discover())
-    return FlowListing(project, discover_flows(project))
+    return FlowListing(project, discover_flows(project, cache_dir=user_cache_dir(project)))

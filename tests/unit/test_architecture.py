@@ -129,3 +129,20 @@ def test_invoke_list_and_list_flows_do_not_import_prefect() -> None:
 
 def test_the_prefect_probe_would_notice_an_import() -> None:
     assert _modules_after("import prefect")["prefect"] is True
+
+
+def test_list_flows_root_caches_outside_the_scanned_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`list-flows --root DIR` is cached like project mode, in the user's cache, not in DIR."""
+    from flowportal.usecases.list_flows import list_flows
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a.py").write_text("from prefect import flow\n\n@flow\ndef a() -> None:\n    pass\n")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+    first = list_flows(tree, tmp_path)
+    (cache,) = (tmp_path / "cache" / "flowportal" / "roots").glob("*/discovery.json")
+    assert "a.py" in cache.read_text()
+    assert [f.key for f in list_flows(tree, tmp_path).discovery.flows] == ["a"] == [
+        f.key for f in first.discovery.flows]
+    assert sorted(p.name for p in tree.iterdir()) == ["a.py"]
