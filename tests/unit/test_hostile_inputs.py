@@ -514,11 +514,12 @@ def test_is_inside_is_a_prefix_of_whole_segments(parts: list[str]) -> None:
 
 
 def test_a_bad_prefect_api_url_from_the_shell_is_one_error_with_credentials_masked(tmp_path: Path) -> None:
-    from flowportal.targets import resolve_api
+    from flowportal.bootstrap import PrefectApis
 
     workspace = load_workspace(project(tmp_path))
+    apis = PrefectApis({"PREFECT_API_URL": "htp://me:hunter2@host/api"})
     with pytest.raises(ConfigError) as raised:
-        resolve_api(workspace, "dev", environ={"PREFECT_API_URL": "htp://me:hunter2@host/api"})
+        apis.target(workspace, workspace.config.environment("dev"), lambda _message: None)
     assert str(raised.value) == (
         "PREFECT_API_URL: PREFECT_API_URL 'htp://me:<secret>@host/api' must start with http://"
         " or https:// (scheme: 'htp') (set in the shell)"
