@@ -16,6 +16,7 @@ key path, so the shell can point at `file:line:column`.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import typing
 from collections.abc import Mapping
@@ -162,7 +163,7 @@ def _strict_list(value: Any, tp: Any) -> Any:
         raise TypeError(f"expected a list, got {type(value).__name__}")
     (item_type,) = typing.get_args(tp) or (Any,)
     return [
-        _at(index, lambda item=item: converter.structure(item, item_type))
+        _at(index, functools.partial(converter.structure, item, item_type))
         for index, item in enumerate(value)
     ]
 
@@ -172,7 +173,7 @@ def _strict_dict(value: Any, tp: Any) -> Any:
         raise TypeError(f"expected a mapping, got {type(value).__name__}")
     key_type, value_type = typing.get_args(tp) or (Any, Any)
     return {
-        converter.structure(k, key_type): _at(k, lambda v=v: converter.structure(v, value_type))
+        converter.structure(k, key_type): _at(k, functools.partial(converter.structure, v, value_type))
         for k, v in value.items()
     }
 
@@ -267,7 +268,7 @@ _CRON_MACROS = frozenset(
     {"@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly"}
 )
 _CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_CRON_NAMES = (
+_CRON_NAMES: tuple[dict[str, int], ...] = (
     {},
     {},
     {},

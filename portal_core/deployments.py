@@ -31,6 +31,10 @@ def _steps(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(value or ())
 
 
+def _names(value: Any) -> frozenset[str]:
+    return frozenset(value)
+
+
 def _schedules(value: Any) -> tuple[Schedule, ...]:
     return tuple(value)
 
@@ -83,7 +87,7 @@ class DeploymentSpec(DeploymentFields):
     """
 
     flow_key: str = ""
-    secret_names: frozenset[str] = attrs.field(default=frozenset(), converter=frozenset, repr=False)
+    secret_names: frozenset[str] = attrs.field(default=frozenset(), converter=_names, repr=False)
 
     def __repr__(self) -> str:  # job_variables may hold secret values
         return f"DeploymentSpec(name={self.name!r}, version={self.version!r})"

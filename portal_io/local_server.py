@@ -137,8 +137,9 @@ class LocalServer:
     port if that is taken"; an explicit port is honoured exactly or refused.
 
     Keyword-only extras exist for callers with special needs and for tests:
-    `ui` toggles Prefect's web UI, `extra_env` is applied last to the server's
-    environment, and `notify` receives one-line notices about the unexpected
+    `ui` toggles Prefect's web UI, `database_url` replaces the SQLite file under
+    `state_dir` with another database (e.g. PostgreSQL in CI), `extra_env` is
+    applied last to the server's environment, and `notify` receives one-line notices about the unexpected
     (port switched, stale record cleaned up, SIGKILL needed), also kept in
     `notices`. A normal start is not a notice: callers see it in
     `last_start_seconds` and word it for their own output.
@@ -151,6 +152,7 @@ class LocalServer:
         host: str = "127.0.0.1",
         *,
         ui: bool = True,
+        database_url: str | None = None,
         extra_env: Mapping[str, str] | None = None,
         notify: Callable[[str], None] | None = None,
     ) -> None:
@@ -158,6 +160,7 @@ class LocalServer:
         self.port = port
         self.host = host
         self.ui = ui
+        self.database_url = database_url
         self.extra_env = dict(extra_env or {})
         self._notify = notify
         self.notices: list[str] = []
@@ -389,7 +392,8 @@ class LocalServer:
         env.update(
             {
                 "PREFECT_HOME": str(self.home_dir),
-                "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{self.database_path}",
+                "PREFECT_API_DATABASE_CONNECTION_URL": self.database_url
+                or f"sqlite+aiosqlite:///{self.database_path}",
                 "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
                 "PREFECT_SERVER_UI_ENABLED": "true" if self.ui else "false",
                 "PREFECT_SERVER_API_HOST": self.host,

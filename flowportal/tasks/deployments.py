@@ -55,8 +55,8 @@ def deploy(
         from flowportal.usecases.github_dispatch import dispatch_deploy
 
         workspace = workspace_here()
-        outcome = dispatch_deploy(workspace.root, list(flow), env, ref or None, watch)
-        raise Exit(code=outcome.exit_code)
+        dispatched = dispatch_deploy(workspace.root, list(flow), env, ref or None, watch)
+        raise Exit(code=dispatched.exit_code)
     from flowportal.usecases.deploy import DeployRequest
     from flowportal.usecases.deploy import deploy as run
 

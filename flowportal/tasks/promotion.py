@@ -52,9 +52,9 @@ def promote(
         from flowportal.usecases.github_dispatch import dispatch_promote
 
         workspace = workspace_here()
-        outcome = dispatch_promote(workspace.root, list(flow), src, dst, branch or None, force,
-                                   ref or None, watch)
-        raise Exit(code=outcome.exit_code)
+        dispatched = dispatch_promote(workspace.root, list(flow), src, dst, branch or None, force,
+                                      ref or None, watch)
+        raise Exit(code=dispatched.exit_code)
     from flowportal.usecases.promote import PromoteRequest
     from flowportal.usecases.promote import promote as run
 

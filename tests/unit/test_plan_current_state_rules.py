@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import attrs
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from support.strategies import deployment_specs
 
@@ -17,7 +17,6 @@ SCHEDULES = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), schedules=SCHEDULES, data=st.data())
 def test_a_schedule_switched_off_in_the_ui_stays_off(
     spec: DeploymentSpec, schedules: list[Schedule], data: st.DataObject
@@ -33,7 +32,6 @@ def test_a_schedule_switched_off_in_the_ui_stays_off(
     assert [s.active for s in change.spec.schedules] == [i not in off for i in range(len(schedules))]
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), schedules=SCHEDULES)
 def test_a_changed_schedule_is_active_again(spec: DeploymentSpec, schedules: list[Schedule]) -> None:
     spec = attrs.evolve(spec, schedules=tuple(schedules))
@@ -45,7 +43,6 @@ def test_a_changed_schedule_is_active_again(spec: DeploymentSpec, schedules: lis
     assert all(s.active for s in change.spec.schedules)
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), other_flow=st.text(min_size=1, max_size=8))
 def test_same_name_under_another_flow_is_not_what_an_upsert_replaces(
     spec: DeploymentSpec, other_flow: str
