@@ -25,7 +25,7 @@ from portal_io.local_server import LocalServer
 # load, and a flaky "too slow" is not a finding about the code.
 settings.register_profile("quick", max_examples=30, deadline=None)
 settings.register_profile("thorough", max_examples=200, deadline=None, print_blob=True)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "quick"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "quick")
 
 
 def free_port() -> int:
