@@ -18,4 +18,4 @@ def examples(factor: int) -> settings:
     Evaluated when the test module is imported, which is after conftest has
     loaded the profile (and after `--hypothesis-profile` is applied).
     """
-    return settings(max_examples=factor * settings.default.max_examples)
+    return settings(max_examples=factor * settings().max_examples)
