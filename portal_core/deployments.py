@@ -30,6 +30,10 @@ def _steps(value: Any) -> tuple[Mapping[str, Any], ...]:
     return tuple(value or ())
 
 
+def _names(value: Any) -> frozenset[str]:
+    return frozenset(value)
+
+
 def _schedules(value: Any) -> tuple[Schedule, ...]:
     return tuple(value)
 

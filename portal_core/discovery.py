@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from collections.abc import Iterable, Iterator, Mapping
 
 import attrs
@@ -416,9 +417,13 @@ class _ModuleScan:
 _IMPORTS = (ast.Import, ast.ImportFrom)
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _WITHS = (ast.With, ast.AsyncWith)
-_TRY_TYPES: tuple[type[ast.stmt], ...] = (ast.Try,)
-if hasattr(ast, "TryStar"):  # Python 3.11+: `except*`
-    _TRY_TYPES = (ast.Try, ast.TryStar)
+# `except*` (Python 3.11+) parses to ast.TryStar, which has the fields of ast.Try;
+# on 3.10 the node does not exist. A version check (not hasattr) lets the type
+# checker narrow `stmt` to nodes that have `handlers`, `orelse` and `finalbody`.
+if sys.version_info >= (3, 11):
+    _TRY_TYPES: tuple[type[ast.Try | ast.TryStar], ...] = (ast.Try, ast.TryStar)
+else:
+    _TRY_TYPES = (ast.Try,)
 
 
 def parse_flows(relative_path: str, text: str, source_root: str = "") -> ParseResult:

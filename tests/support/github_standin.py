@@ -120,8 +120,7 @@ class GitHubStandIn:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("stand-in not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_port}"
 
     def start(self) -> GitHubStandIn:
         handler = _make_handler(self)

@@ -24,7 +24,7 @@ any_text = st.text(max_size=20)
 
 #: tag values: `=`, spaces and unicode are the interesting cases
 tag_values = st.text(
-    alphabet=st.one_of(st.sampled_from("==  abcXYZ019._-/:,éñ☃"), st.characters(codec="utf-8")),
+    alphabet=st.one_of(st.sampled_from("==  abcXYZ019._-/:,éñ☃"), st.characters()),
     max_size=24,
 )
 
@@ -32,7 +32,7 @@ tag_values = st.text(
 sluggable_names = st.builds(
     lambda head, tail: head + tail,
     st.sampled_from("abcdefghXYZ0123456789"),
-    st.text(alphabet=st.one_of(st.sampled_from("abc019._-/ "), st.characters(codec="utf-8")),
+    st.text(alphabet=st.one_of(st.sampled_from("abc019._-/ "), st.characters()),
             max_size=12),
 )
 
@@ -163,7 +163,7 @@ _user_tag_keys = st.builds(
 
 #: user tags: plain words or KEY=VALUE with a key flowportal does not reserve
 user_tags = st.one_of(
-    st.text(alphabet=st.characters(codec="utf-8", exclude_characters="="), min_size=1, max_size=12),
+    st.text(alphabet=st.characters(exclude_characters="="), min_size=1, max_size=12),
     st.builds(make_tag, _user_tag_keys, tag_values),
 )
 

@@ -12,7 +12,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from support.strategies import cron_fields, valid_crons
 
@@ -27,8 +27,6 @@ from portal_core.config import (
 from portal_core.dotenv import parse_dotenv
 from portal_core.errors import ConfigError
 from portal_io.yaml_files import YamlDocument, load_yaml
-
-PROPS = settings(max_examples=200, deadline=None)
 
 # Verbatim from the seed SDK's documentation (prefect-support.md), 4-space indentation.
 SEED_EXAMPLE = """\
@@ -286,13 +284,11 @@ def test_locate_falls_back_to_the_deepest_known_key() -> None:
 # --------------------------------------------------------------------------- cron
 
 
-@PROPS
 @given(valid_crons)
 def test_valid_crons_are_accepted(cron: str) -> None:
     assert cron_problem(cron) is None
 
 
-@PROPS
 @given(st.sampled_from([1, 2, 3, 4, 6, 7, 8, 9]).flatmap(
     lambda n: st.lists(st.one_of(cron_fields), min_size=n, max_size=n)))
 def test_crons_with_the_wrong_number_of_fields_are_rejected(fields: list[str]) -> None:
@@ -301,7 +297,6 @@ def test_crons_with_the_wrong_number_of_fields_are_rejected(fields: list[str]) -
     assert f"must have 5 fields (minute hour day month weekday), not {len(fields)}" in problem
 
 
-@PROPS
 @given(st.integers(0, 4), st.data())
 def test_out_of_range_values_are_rejected(position: int, data: st.DataObject) -> None:
     low, high = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)][position]
@@ -325,7 +320,7 @@ def test_malformed_crons_are_rejected(cron: str) -> None:
 # `str.splitlines` also splits on these; a dotenv value cannot hold them
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 dotenv_keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.]{0,12}", fullmatch=True)
-one_line = st.text(alphabet=st.characters(codec="utf-8", exclude_characters=_LINE_BREAKS), max_size=20)
+one_line = st.text(alphabet=st.characters(exclude_characters=_LINE_BREAKS), max_size=20)
 
 
 def _unquoted_ok(value: str) -> bool:
@@ -349,7 +344,6 @@ def dotenv_lines(draw: st.DrawFn, key: str, value: str) -> str:
     return f"{prefix}{key}{eq}{value}"
 
 
-@PROPS
 @given(st.dictionaries(dotenv_keys, one_line, max_size=6), st.data())
 def test_dotenv_round_trips(values: dict[str, str], data: st.DataObject) -> None:
     lines = []

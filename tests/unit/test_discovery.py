@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from portal_core.discovery import (
@@ -34,7 +34,6 @@ from portal_core.errors import DiscoveryError
 from portal_core.names import normalize_flow_key
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "discovery"
-PROPS = settings(max_examples=200, deadline=None)
 
 
 def parse(source: str, path: str = "pkg/mod.py", source_root: str = "") -> ParseResult:
@@ -562,7 +561,6 @@ def flow_modules(draw: st.DrawFn) -> tuple[str, str]:
     return text, function
 
 
-@PROPS
 @given(flow_modules())
 def test_prefilter_never_rejects_a_flow_module(module: tuple[str, str]) -> None:
     text, function = module
@@ -574,7 +572,6 @@ def test_prefilter_never_rejects_a_flow_module(module: tuple[str, str]) -> None:
     assert_def_lines(result, text)
 
 
-@PROPS
 @given(st.text(max_size=300))
 def test_prefilter_is_sound_on_arbitrary_text(text: str) -> None:
     # Whatever the text, skipping it never hides a flow.
@@ -592,7 +589,6 @@ flow_names = st.lists(
 )
 
 
-@PROPS
 @given(flow_names)
 def test_collisions_detected_iff_two_names_share_a_key(names: list[str]) -> None:
     files = [

@@ -8,7 +8,7 @@ punctuation real branch names and tag values contain.
 from __future__ import annotations
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from portal_core.errors import NameRuleError, TagError
@@ -39,13 +39,11 @@ from portal_core.tags import (
     user_tags,
 )
 
-PROPS = settings(max_examples=200, deadline=None)
-
 # Raw input as users produce it: ASCII punctuation heavy, with unicode and whitespace.
 raw_text = st.text(
     alphabet=st.one_of(
         st.sampled_from("abcXYZ019._-/ %&<>?#=~@:+\t\n"),
-        st.characters(codec="utf-8"),
+        st.characters(),
     ),
     max_size=40,
 )
@@ -77,13 +75,11 @@ valid_names = st.one_of(
 # --- deployment names ------------------------------------------------------------
 
 
-@PROPS
 @given(valid_names)
 def test_parse_inverts_format(name: DeploymentName) -> None:
     assert DeploymentName.parse(name.format()) == name
 
 
-@PROPS
 @given(valid_names)
 def test_format_is_a_legal_prefect_name(name: DeploymentName) -> None:
     text = name.format()
@@ -93,7 +89,6 @@ def test_format_is_a_legal_prefect_name(name: DeploymentName) -> None:
     assert text.count(SEPARATOR) == 3
 
 
-@PROPS
 @given(valid_names)
 def test_parts_never_contain_the_separator(name: DeploymentName) -> None:
     for part in (name.project, name.branch, name.flow, name.env):
@@ -101,14 +96,12 @@ def test_parts_never_contain_the_separator(name: DeploymentName) -> None:
         assert part
 
 
-@PROPS
 @given(st.text(max_size=80))
 def test_parse_never_raises_on_arbitrary_text(text: str) -> None:
     parsed = DeploymentName.parse(text)
     assert parsed is None or parsed.format() == text
 
 
-@PROPS
 @given(st.lists(st.sampled_from(["a", "b1", "x.y", "-", "--", "_", "/", " "]), max_size=12))
 def test_parse_never_raises_on_separator_heavy_text(pieces: list[str]) -> None:
     text = "".join(pieces)
@@ -116,7 +109,6 @@ def test_parse_never_raises_on_separator_heavy_text(pieces: list[str]) -> None:
     assert parsed is None or parsed.format() == text
 
 
-@PROPS
 @given(valid_names)
 def test_flow_key_survives_the_hyphen_form(name: DeploymentName) -> None:
     assert is_flow_key(name.flow_key)
@@ -126,7 +118,6 @@ def test_flow_key_survives_the_hyphen_form(name: DeploymentName) -> None:
 # --- normalization and slugs --------------------------------------------------------
 
 
-@PROPS
 @given(raw_text)
 def test_normalize_flow_key_is_idempotent(text: str) -> None:
     key = normalize_flow_key(text)
@@ -134,7 +125,6 @@ def test_normalize_flow_key_is_idempotent(text: str) -> None:
     assert key == "" or is_flow_key(key)
 
 
-@PROPS
 @given(raw_text)
 def test_normalized_keys_round_trip_through_hyphen_form(text: str) -> None:
     key = normalize_flow_key(text)
@@ -142,7 +132,6 @@ def test_normalized_keys_round_trip_through_hyphen_form(text: str) -> None:
     assert key_from_hyphen_form(hyphen_form(key)) == key
 
 
-@PROPS
 @given(raw_text)
 def test_slugify_is_idempotent_and_clean(text: str) -> None:
     try:
@@ -168,7 +157,6 @@ tag_values = st.one_of(
 )
 
 
-@PROPS
 @given(tag_keys, tag_values)
 def test_make_and_split_tag_round_trip(key: str, value: str) -> None:
     tag = make_tag(key, value)
@@ -176,7 +164,6 @@ def test_make_and_split_tag_round_trip(key: str, value: str) -> None:
     assert parse_tag(tag) == (key, value)
 
 
-@PROPS
 @given(st.text(max_size=20), tag_values)
 def test_make_tag_refuses_bad_keys(key: str, value: str) -> None:
     if key and "=" not in key:
@@ -186,7 +173,6 @@ def test_make_tag_refuses_bad_keys(key: str, value: str) -> None:
             make_tag(key, value)
 
 
-@PROPS
 @given(st.text(max_size=30))
 def test_split_tag_never_raises(tag: str) -> None:
     split = split_tag(tag)
@@ -196,7 +182,6 @@ def test_split_tag_never_raises(tag: str) -> None:
         assert f"{split[0]}={split[1]}" == tag
 
 
-@PROPS
 @given(tag_keys, tag_values, tag_values, st.text(min_size=1, max_size=5).filter(lambda p: "=" not in p))
 def test_tag_value_matches_keys_exactly(key: str, wanted: str, other: str, prefix: str) -> None:
     # A key that merely contains ours (OLD_COMMIT_HASH vs COMMIT_HASH) never matches,
@@ -210,7 +195,6 @@ def test_tag_value_matches_keys_exactly(key: str, wanted: str, other: str, prefi
 version_tags = st.builds(VersionTags, tag_values, tag_values, tag_values, tag_values)
 
 
-@PROPS
 @given(version_tags)
 def test_version_tags_round_trip(version: VersionTags) -> None:
     tags = version.to_tags()
@@ -219,7 +203,6 @@ def test_version_tags_round_trip(version: VersionTags) -> None:
     assert user_tags(tags) == ()
 
 
-@PROPS
 @given(version_tags, st.lists(st.text(max_size=15), max_size=5))
 def test_version_tags_survive_user_tags(version: VersionTags, extra: list[str]) -> None:
     extra = [t for t in extra if split_tag(t) is None or split_tag(t)[0] not in {  # type: ignore[index]
@@ -229,7 +212,6 @@ def test_version_tags_survive_user_tags(version: VersionTags, extra: list[str]) 
     assert list(user_tags(tags)) == [*extra, *extra]
 
 
-@PROPS
 @given(version_tags, st.sampled_from([PROJECT_NAME, BRANCH_NAME, COMMIT_HASH, PACKAGE_VERSION]))
 def test_version_tags_need_all_four(version: VersionTags, missing: str) -> None:
     tags = [t for t in version.to_tags() if split_tag(t)[0] != missing]  # type: ignore[index]

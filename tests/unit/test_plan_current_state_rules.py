@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from support.strategies import deployment_specs
 
@@ -19,7 +19,6 @@ SCHEDULES = st.lists(
 )
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), schedules=SCHEDULES, data=st.data())
 def test_a_schedule_switched_off_in_the_ui_stays_off(
     spec: DeploymentSpec, schedules: list[Schedule], data: st.DataObject
@@ -35,7 +34,6 @@ def test_a_schedule_switched_off_in_the_ui_stays_off(
     assert [s.active for s in change.spec.schedules] == [i not in off for i in range(len(schedules))]
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), schedules=SCHEDULES)
 def test_a_changed_schedule_is_active_again(spec: DeploymentSpec, schedules: list[Schedule]) -> None:
     spec = attrs.evolve(spec, schedules=tuple(schedules))
@@ -50,7 +48,6 @@ def test_a_changed_schedule_is_active_again(spec: DeploymentSpec, schedules: lis
 SDK_TAGS = ("PROJECT_NAME=acme", "BRANCH_NAME=main", "COMMIT_HASH=abc1234", "PACKAGE_VERSION=1.0")
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), other_flow=st.text(min_size=1, max_size=8))
 def test_a_same_named_deployment_with_version_tags_is_adopted_in_place(
     spec: DeploymentSpec, other_flow: str
@@ -68,7 +65,6 @@ def test_a_same_named_deployment_with_version_tags_is_adopted_in_place(
     assert change.action is not Action.CREATE
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), other_flow=st.text(min_size=1, max_size=8))
 def test_a_same_named_deployment_of_unknown_origin_stops_the_plan_unless_adopted(
     spec: DeploymentSpec, other_flow: str
@@ -85,7 +81,6 @@ def test_a_same_named_deployment_of_unknown_origin_stops_the_plan_unless_adopted
     assert change.adopted_flow == by_hand.flow_name and change.current == by_hand
 
 
-@settings(max_examples=200, deadline=None)
 @given(spec=deployment_specs(), other_flow=st.text(min_size=1, max_size=8))
 def test_two_deployments_of_one_name_always_stop_the_plan(spec: DeploymentSpec, other_flow: str) -> None:
     deployed = state_after(Change(spec.flow_key, spec.name, Action.CREATE, spec), "id-1", "f-1")

@@ -14,8 +14,9 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
+from support.examples import examples
 from support.memory_gateway import InMemoryGateway
 from support.strategies import (
     deployed_states,
@@ -39,8 +40,6 @@ from portal_core.plan import (
     state_after,
 )
 
-PROPS = settings(max_examples=200, deadline=None)
-
 unique_names = st.text(min_size=1, max_size=20)
 
 
@@ -53,7 +52,6 @@ def spec_from_state(state: DeployedState, **changes: Any) -> DeploymentSpec:
 # --------------------------------------------------------------------------- idempotence
 
 
-@PROPS
 @given(deployment_specs())
 def test_planning_against_the_state_a_create_produces_is_unchanged(spec: DeploymentSpec) -> None:
     change = plan_change(spec, None)
@@ -69,7 +67,6 @@ def test_planning_against_the_state_a_create_produces_is_unchanged(spec: Deploym
     assert again.current is state
 
 
-@PROPS
 @given(deployment_specs(), deployed_states())
 def test_planning_after_applying_an_update_is_unchanged(
     spec: DeploymentSpec, before: DeployedState
@@ -82,7 +79,6 @@ def test_planning_after_applying_an_update_is_unchanged(
     assert plan_change(spec, after).action is Action.UNCHANGED
 
 
-@PROPS
 @given(st.lists(deployment_specs(name=unique_names), unique_by=lambda s: s.name, max_size=4))
 def test_apply_through_a_gateway_then_plan_again_writes_nothing(specs: list[DeploymentSpec]) -> None:
     gateway = InMemoryGateway()
@@ -101,7 +97,6 @@ def test_apply_through_a_gateway_then_plan_again_writes_nothing(specs: list[Depl
 # --------------------------------------------------------------------------- diff completeness
 
 
-@PROPS
 @given(deployed_states())
 def test_a_spec_with_the_states_own_fields_has_no_diff(state: DeployedState) -> None:
     assert diff(spec_from_state(state), state) == ()
@@ -189,7 +184,7 @@ MUTATIONS: dict[str, Mutation] = {
 }
 
 
-@settings(max_examples=400, deadline=None)
+@examples(2)
 @given(mutation=st.sampled_from(sorted(MUTATIONS)), state=deployed_states())
 def test_any_single_changed_field_is_reported_and_nothing_else(mutation: str, state: DeployedState) -> None:
     state, spec, expected = MUTATIONS[mutation](state, spec_from_state(state))
@@ -262,7 +257,6 @@ def _with_env(value: DeploymentSpec | DeployedState, env: dict[str, str]) -> Any
     return attrs.evolve(value, job_variables={**value.job_variables, "env": env})
 
 
-@PROPS
 @given(data=st.data())
 def test_secret_values_never_appear_in_any_rendered_form(data: st.DataObject) -> None:
     secrets = data.draw(st.dictionaries(env_keys, secret_values, min_size=1, max_size=3), "secrets")
@@ -311,7 +305,6 @@ def test_a_changed_secret_shows_as_redacted_on_both_sides() -> None:
 # --------------------------------------------------------------------------- paused
 
 
-@PROPS
 @given(deployment_specs(), deployed_states())
 def test_paused_in_the_ui_stays_paused_when_config_does_not_say(
     spec: DeploymentSpec, state: DeployedState
@@ -323,7 +316,6 @@ def test_paused_in_the_ui_stays_paused_when_config_does_not_say(
     assert "paused" not in [f.field for f in change.fields]
 
 
-@PROPS
 @given(deployment_specs(), deployed_states(), st.booleans(), st.booleans())
 def test_explicit_paused_in_config_wins(
     spec: DeploymentSpec, state: DeployedState, configured: bool, in_ui: bool
@@ -335,7 +327,6 @@ def test_explicit_paused_in_config_wins(
     assert ("paused" in [f.field for f in change.fields]) == (configured != in_ui)
 
 
-@PROPS
 @given(deployment_specs())
 def test_a_new_deployment_is_unpaused_unless_config_pauses_it(spec: DeploymentSpec) -> None:
     assert resolve_paused(attrs.evolve(spec, paused=None), None).paused is False
@@ -345,7 +336,6 @@ def test_a_new_deployment_is_unpaused_unless_config_pauses_it(spec: DeploymentSp
 # --------------------------------------------------------------------------- counts
 
 
-@PROPS
 @given(data=st.data())
 def test_make_plan_keeps_spec_order_and_counts_every_action(data: st.DataObject) -> None:
     specs = data.draw(

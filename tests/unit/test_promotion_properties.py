@@ -14,7 +14,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from support.memory_gateway import InMemoryGateway
 from support.strategies import (
@@ -51,7 +51,6 @@ from portal_core.tags import (
     user_tags as user_tags_of,
 )
 
-PROPS = settings(max_examples=200, deadline=None)
 ENVS = ("dev", "uat", "prod")
 SOURCE_ONLY = "SRC_ONLY_"  # env var keys only the source deployment has
 
@@ -165,7 +164,6 @@ def cases(draw: st.DrawFn) -> Case:
 # --------------------------------------------------------------------------- what travels
 
 
-@PROPS
 @given(cases())
 def test_the_code_version_of_every_target_equals_the_sources(case: Case) -> None:
     plan = case.plan()
@@ -192,7 +190,6 @@ def test_the_code_version_of_every_target_equals_the_sources(case: Case) -> None
             assert "image" not in spec.job_variables
 
 
-@PROPS
 @given(cases())
 def test_target_only_settings_come_from_the_target_config_and_never_from_the_source(case: Case) -> None:
     plan = case.plan()
@@ -227,7 +224,6 @@ def test_target_only_settings_come_from_the_target_config_and_never_from_the_sou
             assert spec.paused is bool(change.current.paused if change.current else False)
 
 
-@PROPS
 @given(cases(), st.data())
 def test_promoted_spec_ignores_the_source_environments_settings(case: Case, data: st.DataObject) -> None:
     """Two sources with the same code version but different env settings promote alike."""
@@ -254,7 +250,6 @@ def test_promoted_spec_ignores_the_source_environments_settings(case: Case, data
 # --------------------------------------------------------------------------- idempotence, order
 
 
-@PROPS
 @given(cases())
 def test_planning_against_the_applied_plan_is_all_unchanged(case: Case) -> None:
     target = InMemoryGateway()
@@ -270,7 +265,6 @@ def test_planning_against_the_applied_plan_is_all_unchanged(case: Case) -> None:
     assert target.apply([c.spec for c in again.pending]) == []
 
 
-@PROPS
 @given(cases(), st.data())
 def test_nothing_in_the_plan_depends_on_the_order_of_source_or_target_states(
     case: Case, data: st.DataObject
@@ -354,7 +348,6 @@ def test_an_unknown_environment_gets_a_did_you_mean() -> None:
     assert "did you mean 'uat'" in raised.value.problems[0]
 
 
-@PROPS
 @given(
     present=st.lists(st.sampled_from(["etl", "report"]), unique=True),
     missing=st.lists(flow_keys.filter(lambda k: k not in ("etl", "report")), unique=True, min_size=1,
@@ -490,7 +483,6 @@ def test_the_target_pool_decides_whether_the_image_travels() -> None:
             == "registry/acme:main-abc1234")
 
 
-@PROPS
 @given(tag_values, tag_values)
 def test_version_tag_values_with_equals_spaces_and_unicode_travel_exactly(commit: str, version: str) -> None:
     assume(commit != "abc1234")

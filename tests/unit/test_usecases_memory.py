@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from support.fakes import fake_dependencies
 from support.memory_gateway import InMemoryGateway
@@ -31,8 +31,6 @@ from portal_core.inventory import build_matrix, classify
 from portal_core.names import DeploymentName
 from portal_core.plan import Action
 from portal_core.tags import VersionTags
-
-PROPS = settings(max_examples=200, deadline=None)
 
 ENVIRONMENTS = """\
 project: acme-demo
@@ -543,7 +541,6 @@ def test_unmanaged_deployments_are_counted_never_dropped() -> None:
     assert row.cells[1] is not None and row.cells[1].differs
 
 
-@PROPS
 @given(
     project=sluggable_names,
     ours=st.lists(st.tuples(st.sampled_from(["etl", "report", "load_data"]), st.sampled_from(["dev", "uat", "prod"]),
