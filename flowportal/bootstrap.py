@@ -32,6 +32,10 @@ from flowportal.workspace import Workspace
 from portal_core.environment import Environment
 from portal_core.parameter_schema import SchemaResult
 
+#: Seconds a command waits for the embedded server to answer: a new database
+#: migrates first (10-15 s on an idle machine, minutes on a loaded one).
+START_TIMEOUT = 180.0
+
 
 @attrs.frozen
 class Dependencies:
@@ -87,7 +91,7 @@ class PrefectApis:
         from portal_io.local_server import LocalServer
 
         server = LocalServer(workspace.state_dir / "server", notify=notify)
-        url = server.ensure_running()
+        url = server.ensure_running(timeout=START_TIMEOUT)
         if server.last_start_seconds is not None:
             notify(f"started the embedded Prefect server at {url} in {server.last_start_seconds:.1f}s "
                    f"(log: {server.log_path}; `invoke server.stop` stops it)")

@@ -119,7 +119,8 @@ class ChangeRecord:
             "source_env": self.source_env,
             "before": self.before.to_json() if self.before else None,
             "after": self.after.to_json() if self.after else None,
-            "diff": [{"field": f.field, "before": f.before, "after": f.after} for f in self.diff],
+            "diff": [{"field": f.field, "before": f.before, "after": f.after,
+                      **({"note": f.note} if f.note is not None else {})} for f in self.diff],
             "fingerprint": self.fingerprint,
             "applied": dict(self.applied) if self.applied is not None else None,
             "deployment_id": self.deployment_id,
@@ -142,7 +143,7 @@ class ChangeRecord:
                 source_env=data.get("source_env"),
                 before=CodeVersion.from_json(data.get("before")),
                 after=CodeVersion.from_json(data.get("after")),
-                diff=tuple(FieldChange(d["field"], d.get("before"), d.get("after"))
+                diff=tuple(FieldChange(d["field"], d.get("before"), d.get("after"), d.get("note"))
                            for d in data.get("diff") or ()),
                 fingerprint=data.get("fingerprint"),
                 applied=data.get("applied"),
@@ -250,7 +251,7 @@ def record_for_change(change: Change, verb: str, when: str, actor: Actor,
     parsed = DeploymentName.parse(spec.name)
     applied = applied_spec(spec, spec.secret_names, redactor)
     diff = tuple(
-        FieldChange(f.field, redactor.data(f.before), redactor.data(f.after)) if redactor else f
+        attrs.evolve(f, before=redactor.data(f.before), after=redactor.data(f.after)) if redactor else f
         for f in change.fields
     )
     return ChangeRecord(

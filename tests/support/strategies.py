@@ -35,6 +35,14 @@ sluggable_names = st.builds(
     st.text(alphabet=st.one_of(st.sampled_from("abc019._-/ "), st.characters()),
             max_size=12),
 )
+#: Branch names as git and CI can give them: anything sluggable but control characters
+#: (which flowportal refuses before planning, see portal_core.deploy.control_character_problems).
+branch_names = st.builds(
+    lambda head, tail: head + tail,
+    st.sampled_from("abcdefghXYZ0123456789"),
+    st.text(alphabet=st.one_of(st.sampled_from("abc019._-/ "), st.characters(exclude_categories=("Cc",))),
+            max_size=12),
+)
 
 #: env var names as shells accept them
 _UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"

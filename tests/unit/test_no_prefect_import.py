@@ -18,12 +18,19 @@ ROOT = Path(__file__).resolve().parents[2]
 MODULES = [
     "portal_io.prefect_gateway",
     "portal_io.prefect_api",
-    "flowportal.targets",
+    "flowportal.bootstrap",
     "flowportal.usecases.applying",
     "flowportal.usecases.check",
     "flowportal.usecases.deploy",
     "flowportal.usecases.list_deployments",
     "flowportal.usecases.promote",
+    "flowportal.usecases.rollback",
+    "flowportal.usecases.drift",
+    "flowportal.usecases.prune",
+    "flowportal.usecases.history",
+    "flowportal.usecases.github_dispatch",
+    "portal_io.history_store",
+    "portal_io.flow_sources",
     "flowportal.tasks",
 ]
 

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from support.memory_gateway import InMemoryGateway
 from support.strategies import (
     any_text,
+    branch_names,
     env_dicts,
     flow_keys,
     json_values,
@@ -134,13 +135,13 @@ def cases(draw: st.DrawFn) -> Case:
         for key in keys
     }
     config = attrs.evolve(config, flows=flows)
-    branch = draw(sluggable_names)
+    branch = draw(branch_names)
     src_index = draw(st.integers(0, len(ENVS) - 2))
     src, dst = ENVS[src_index], ENVS[src_index + 1]
 
     ours = [draw(source_state(config, branch, key, src)) for key in keys]
     noise = []
-    other_branch = draw(sluggable_names)
+    other_branch = draw(branch_names)
     if slugify(other_branch) != slugify(branch):
         noise.append(draw(source_state(config, other_branch, keys[0], src)))
     noise.append(draw(source_state(config, branch, keys[0], dst)))  # the target env, not the source
