@@ -172,7 +172,7 @@ def render_environments(config: InitConfig) -> str:
                      "versions and tags")
     lines += [
         f"promotion_path: [{', '.join(config.envs)}]",
-        "write_concurrency: 2",
+        "# write_concurrency: 2   # writes in flight; default 1 on the embedded server, 2 elsewhere",
         "",
         "environments:",
     ]
