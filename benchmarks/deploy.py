@@ -946,8 +946,8 @@ def run_benchmark(args: argparse.Namespace) -> int:
     stamp = dt.date.today().isoformat()
     base = Path(tempfile.mkdtemp(prefix="flowportal-bench-deploy-"))
     server = LocalServer(state_dir=base / "server", port=free_port(), ui=False,
-                         notify=lambda m: print(f"server: {m}"))
-    info: dict[str, Any] = {}
+                         database_url=args.database_url, notify=lambda m: print(f"server: {m}"))
+    info: dict[str, Any] = {"backend": "postgresql" if args.database_url else "sqlite"}
     try:
         print(f"work dir {base}; starting a local Prefect server ...", flush=True)
         url = server.ensure_running(timeout=SERVER_START_TIMEOUT)
@@ -1066,6 +1066,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="write_concurrency of each lost-writes run, in order; repeat levels to interleave them",
     )
     parser.add_argument("--only", help=f"comma-separated scenarios (default all): {','.join(SCENARIOS)}")
+    parser.add_argument(
+        "--database-url",
+        help="run the server on this database (e.g. postgresql+asyncpg://postgres@127.0.0.1:PORT/db) "
+        "instead of SQLite",
+    )
     parser.add_argument("--output", help="results file (default: benchmarks/results/deploy-<date>.json)")
     parser.add_argument("--keep", action="store_true", help="keep the generated projects and server dir")
     # The seed's fresh-interpreter runs re-enter this file through these.
