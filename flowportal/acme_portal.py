@@ -63,7 +63,7 @@ class _Backed:
         return Portal(self._root if self._root is not None else Path.cwd())
 
 
-class FlowportalFlowFinder(_Backed, FlowFinder):  # type: ignore[misc]
+class FlowportalFlowFinder(_Backed, FlowFinder):  # type: ignore[misc,unused-ignore]
     def find_flows(
         self,
         *,
@@ -81,7 +81,7 @@ class FlowportalFlowFinder(_Backed, FlowFinder):  # type: ignore[misc]
         return [FlowDetails(**r) for r in select_flows(records, wanted, flow_groups)]
 
 
-class FlowportalDeploymentFinder(_Backed, DeploymentFinder):  # type: ignore[misc]
+class FlowportalDeploymentFinder(_Backed, DeploymentFinder):  # type: ignore[misc,unused-ignore]
     def get_deployments(
         self,
         *,
@@ -100,7 +100,7 @@ class FlowportalDeploymentFinder(_Backed, DeploymentFinder):  # type: ignore[mis
         return [DeploymentDetails(**r) for r in select_deployments(records, ids, flows)]
 
 
-class FlowportalDeployWorkflow(_Backed, DeployWorkflow):  # type: ignore[misc]
+class FlowportalDeployWorkflow(_Backed, DeployWorkflow):  # type: ignore[misc,unused-ignore]
     """Deploy to the first environment of the promotion path.
 
     `via="github"` dispatches the repository's deploy workflow instead and
@@ -125,7 +125,7 @@ class FlowportalDeployWorkflow(_Backed, DeployWorkflow):  # type: ignore[misc]
             raise _one_line(err) from None
 
 
-class FlowportalPromoteWorkflow(_Backed, PromoteWorkflow):  # type: ignore[misc]
+class FlowportalPromoteWorkflow(_Backed, PromoteWorkflow):  # type: ignore[misc,unused-ignore]
     """Promote `source_env` -> `target_env` (one step along the promotion path)."""
 
     def __init__(self, root: str | Path | None = None, *, via: str = "prefect",

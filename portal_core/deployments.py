@@ -38,10 +38,6 @@ def _schedules(value: Any) -> tuple[Schedule, ...]:
     return tuple(value)
 
 
-def _names(value: Any) -> frozenset[str]:
-    return frozenset(value)
-
-
 @attrs.frozen
 class DeploymentFields:
     """The writable fields of a deployment, shared by specs and states."""

@@ -209,7 +209,7 @@ def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
         "enforce_parameter_schema": fields.enforce_parameter_schema,
         "secret_names": sorted(secrets),
     }
-    return (redactor.data(data) if redactor else data)  # type: ignore[no-any-return]
+    return redactor.data(data) if redactor else data  # type: ignore[no-any-return,unused-ignore]
 
 
 def fingerprint(applied: Mapping[str, Any]) -> str:

@@ -5,11 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from portal_core.errors import PortalError
-
-
-class GitError(PortalError):
-    pass
+from portal_io.errors import GitError
 
 
 def _git(root: Path, *args: str) -> str:

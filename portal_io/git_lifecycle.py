@@ -10,11 +10,7 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from portal_core.errors import PortalError
-
-
-class GitReadError(PortalError):
-    pass
+from portal_io.errors import GitReadError
 
 
 def _git(root: Path, *args: str, stdin: str | None = None, timeout: float = 30) -> str:

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from portal_core.errors import PortalError
 from portal_core.history import RECORD_TYPE, ChangeRecord, history_key
 from portal_core.prune import batches
+from portal_io.errors import HistoryError
 
 PAGE_SIZE = 200  # the server's largest page
 BULK_DELETE_LIMIT = 50  # the server's cap on /deployments/bulk_delete
@@ -31,8 +31,6 @@ RETRIES = 6
 RETRY_CODES = frozenset({429, 503})
 
 
-class HistoryError(PortalError):
-    """The change history could not be read or written."""
 
 
 def _wait(retry_after: str | None, attempt: int) -> float:

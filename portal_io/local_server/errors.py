@@ -1,13 +1,7 @@
-"""Errors of the embedded server's lifecycle, each reported as one line."""
+"""Errors of the embedded server's lifecycle (defined with the other effect errors)."""
 
 from __future__ import annotations
 
-from portal_core.errors import PortalError
+from portal_io.errors import LocalServerError, PortTakenError
 
-
-class LocalServerError(PortalError):
-    """The embedded server could not be started, reused or stopped; the message says why."""
-
-
-class PortTakenError(LocalServerError):
-    """Another server bound our port between our check and our server's bind."""
+__all__ = ["LocalServerError", "PortTakenError"]

@@ -20,8 +20,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from portal_core.errors import PortalError
 from portal_core.redaction import NO_SECRETS, Redactor
+from portal_io.errors import PrefectApiError
 from portal_io.prefect_api import transport
 from portal_io.prefect_api.pacing import AdaptiveLimit, BudgetExhausted, backoff, retry_after_seconds
 from portal_io.prefect_api.payloads import BadShape
@@ -36,8 +36,6 @@ CONNECTION_RETRIES = 4
 DETAIL_LIMIT = 300
 
 
-class PrefectApiError(PortalError):
-    """The Prefect API could not be reached or refused a request."""
 
 
 @attrs.frozen
