@@ -287,6 +287,7 @@ def checkout(tmp_path):
     if shutil.which("git") is None:
         pytest.skip("needs git")
     shutil.copytree(REPO_ROOT / "config", tmp_path / "config")
+    shutil.copytree(REPO_ROOT / "demo_flows", tmp_path / "demo_flows")  # the config's flows_root
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "0.1.0"\n')
     for args in (
         ["init", "-q", "-b", "feature/x"],
