@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from flowportal.bootstrap import bootstrap
 from flowportal.usecases.deploy import DeployRequest, deploy
 from flowportal.workspace import load_workspace
 from portal_core.plan import Action
@@ -149,8 +150,11 @@ def prefect_schema_of_the_def() -> dict[str, Any]:
 
 def test_cold_deploy_runs_no_user_code_and_stores_prefects_schema(
     tmp_path: Path, prefect_api_url: str, listener: socket.socket, spawned: list[Any],
-    capfd: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Who deployed comes from CI's actor here, so the change record needs no `git config`:
+    # then any process the deploy starts would be the flow module's doing.
+    monkeypatch.setenv("GITHUB_ACTOR", "ci-bot")
     root = tmp_path / "project"
     marker = tmp_path / "marker"
     project = make_project(root, prefect_api_url, [])
@@ -165,7 +169,7 @@ def test_cold_deploy_runs_no_user_code_and_stores_prefects_schema(
     recorder = Recorder()
     outcome = deploy(workspace, DeployRequest(flows=("nightly",), env="dev", branch="main",
                                               commit="abc1234", package_version="1.0.0"),
-                     reporter=recorder)
+                     bootstrap(), recorder)
 
     out, err = capfd.readouterr()
     assert not marker.exists()
