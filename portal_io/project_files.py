@@ -58,9 +58,11 @@ def _read_pyproject_lines(text: str) -> PyprojectInfo:
         if header:
             section = header.group(1).strip()
             continue
-        pair = re.match(r'^\s*(name|version)\s*=\s*"([^"]*)"', line)
+        if section == "" and re.match(r"^\s*project\s*=", line):  # as tomllib sees it: not a table
+            raise ConfigError("[project] must be a table", source=PYPROJECT)
+        pair = re.match(r"""^\s*(name|version)\s*=\s*(?:"([^"]*)"|'([^']*)')""", line)
         if section == "project" and pair:
-            found[pair.group(1)] = pair.group(2)
+            found[pair.group(1)] = pair.group(2) if pair.group(2) is not None else pair.group(3)
     return PyprojectInfo(name=found.get("name"), version=found.get("version"))
 
 

@@ -8,6 +8,7 @@ Prefect's own `parameter_schema` can say what the answer must be.
 from __future__ import annotations
 
 import json
+import sys
 import textwrap
 import typing
 import warnings
@@ -104,6 +105,17 @@ def assert_matches_prefect(source: str, name: str = "flow_fn") -> SchemaResult:
 
 # --- examples, one per supported kind ------------------------------------------------------
 
+#: The core gives `*args`/`**kwargs` the schema Prefect computes on Python 3.11+ (an array
+#: and an object with defaults). On Python 3.10, Prefect's own answer for them differs
+#: (plain required fields); the core does not follow the interpreter, so on 3.10 those
+#: cases are expected to differ (strict: the difference itself is checked) and the property
+#: generates no var-args.
+VARARGS_AS_ON_311 = sys.version_info >= (3, 11)
+PREFECT_310_VARARGS = pytest.mark.xfail(
+    not VARARGS_AS_ON_311, strict=True,
+    reason="Prefect's schema for *args/**kwargs differs on Python 3.10; the core follows 3.11+",
+)
+
 
 @pytest.mark.parametrize("signature", [
     "a, b=1, c=None",
@@ -124,8 +136,8 @@ def assert_matches_prefect(source: str, name: str = "flow_fn") -> SchemaResult:
     "a: Color = Color.GREEN, b: Level = Level.HIGH, c: list[Color] = [], d: Optional[Level] = None",
     "a: dict[Color, int] = {}, b: dict[Literal['k'], int] = {}, c: dict[date, str] = {}",
     "a, /, b, *, c: int, d: int = LIMIT",
-    "*args: int, **kwargs: str",
-    "self, *args, **kwargs",
+    pytest.param("*args: int, **kwargs: str", marks=PREFECT_310_VARARGS),
+    pytest.param("self, *args, **kwargs", marks=PREFECT_310_VARARGS),
     "a: 'int' = 1, b: 'list[Color]' = [], c: 'Optional[date]' = None",
     "a: List['int'] = [], b: Optional['Color'] = None",
     "a=-1, b=+2.5, c=0x10, d=1_000, e='\\u00e9', f=b'\\xff', g={'k': (1, b'x')}, h={3, 1, 2}",
@@ -364,6 +376,8 @@ def flow_sources(draw: st.DrawFn) -> tuple[str, bool]:
         parts.append(part)
         if index == posonly - 1 and posonly:
             parts.append("/")
+    if not VARARGS_AS_ON_311:  # see PREFECT_310_VARARGS
+        star = starstar = False
     if star and "args" in star_names:
         parts.append("*" + annotated("args"))
     elif names[positional:]:
