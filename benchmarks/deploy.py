@@ -700,6 +700,9 @@ def floor_deploy(url: str, specs: Sequence[Any], concurrency: int) -> dict[str, 
 
 def floor(s: Setup, info: dict[str, Any]) -> float:
     """(d): the raw-HTTP floor at concurrency 1 and 2; returns the better one."""
+    from portal_io.prefect_gateway import PrefectGateway
+
+    PrefectGateway(s.url).create_work_pool(OUR_POOL, "process")  # when no first deploy made it
     runs = []
     for concurrency in (1, 2):
         tag = f"floor{concurrency}"
