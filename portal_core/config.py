@@ -15,7 +15,6 @@ key path, so the shell can point at `file:line:column`.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 import typing
@@ -25,7 +24,8 @@ from typing import Any
 import attrs
 import cattrs
 
-from portal_core.errors import ConfigError
+from portal_core.automations import static_triggers
+from portal_core.errors import ConfigError, did_you_mean
 from portal_core.names import is_flow_key, normalize_flow_key, slugify
 from portal_core.tags import RESERVED_KEYS, parse_tag
 from portal_core.validation import checked_environment, checked_flow_settings, image_template_problem
@@ -85,6 +85,9 @@ class EnvironmentConfig:
     job_variables: dict[str, Any] = attrs.Factory(dict)
     tags: list[str] = attrs.Factory(list)
     paused: bool | None = None
+    #: Runs of one deployment at a time, for deployments whose static entry sets none
+    #: (null: no limit; the seed SDK used 1).
+    concurrency_limit: int | None = None
     schedules: bool = True  # attach the flows' cron schedules in this environment?
 
 
@@ -223,11 +226,6 @@ converter.register_structure_hook_func(lambda t: typing.get_origin(t) is list, _
 converter.register_structure_hook_func(lambda t: typing.get_origin(t) is dict, _strict_dict)
 
 
-def did_you_mean(word: str, candidates: typing.Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
-
-
 def _expected_keys(cls: type) -> dict[str, Any]:
     hints = typing.get_type_hints(cls)
     return {a.name: hints[a.name] for a in attrs.fields(cls)}
@@ -361,48 +359,15 @@ def build_static_flows(data: Any, timezones: Collection[str] = ()) -> dict[str, 
             raise ConfigError(f"flow key {raw_key!r} has no letters or digits", (raw_key,))
         if key in flows:
             raise ConfigError(f"flow key {raw_key!r} repeats {key!r} after normalization", (raw_key,))
-        entry = _sdk_triggers_as_list(entry, raw_key)
+        if isinstance(entry, Mapping) and "triggers" in entry:  # both forms, checked and completed
+            entry = {**entry, "triggers": static_triggers(entry["triggers"], (raw_key, "triggers"))}
         value: StaticFlowConfig = structure(entry or {}, StaticFlowConfig, (raw_key,))
         if value.cron is not None and (problem := cron_problem(value.cron)):
             raise ConfigError(problem, (raw_key, "cron"))
         value = checked_flow_settings(value, (raw_key,), timezones)
         _check_user_tags(value.tags, (raw_key, "tags"))
-        if value.concurrency_limit is not None and value.concurrency_limit < 1:
-            raise ConfigError("concurrency_limit must be at least 1", (raw_key, "concurrency_limit"))
         flows[key] = value
     return flows
-
-
-#: The seed SDK's trigger classes (its `triggers:` mapping keys) and the `type` each has
-#: in Prefect's own list form (`prefect.yaml`), which is what `triggers` holds.
-SDK_TRIGGER_TYPES = {
-    "DeploymentEventTrigger": "event",
-    "DeploymentMetricTrigger": "metric",
-    "DeploymentCompoundTrigger": "compound",
-    "DeploymentSequenceTrigger": "sequence",
-}
-
-
-def _sdk_triggers_as_list(entry: Any, raw_key: Any) -> Any:
-    """Accept the seed SDK's `triggers: {TriggerClass: {arguments}}` next to Prefect's list form.
-
-    Teams moving over keep their static config verbatim; the mapping becomes one
-    list item per trigger, `type` set from the class name.
-    """
-    if not isinstance(entry, Mapping) or not isinstance(entry.get("triggers"), Mapping):
-        return entry
-    items = []
-    for name, arguments in entry["triggers"].items():
-        kind = SDK_TRIGGER_TYPES.get(str(name))
-        if kind is None:
-            raise ConfigError(
-                f"unknown trigger class {name!r}{did_you_mean(str(name), SDK_TRIGGER_TYPES)} "
-                f"(known: {', '.join(SDK_TRIGGER_TYPES)})", (raw_key, "triggers", name))
-        if arguments is not None and not isinstance(arguments, Mapping):
-            raise ConfigError(f"the arguments of {name} must be a mapping, got "
-                              f"{type(arguments).__name__}", (raw_key, "triggers", name))
-        items.append({"type": kind, **dict(arguments or {})})
-    return {**entry, "triggers": items}
 
 
 def _check_user_tags(tags: list[str], path: tuple[str | int, ...]) -> None:

@@ -220,12 +220,7 @@ def plan_deploy(
     problems.extend(branch_conflicts(specs, current, context.branch))
     if problems:
         raise PlanError(problems)
-    warnings = [
-        f"flow {flow.key!r}: triggers in the static config are not applied by flowportal yet"
-        for flow in flows
-        if config.flow_config(flow.key).triggers
-    ]
-    return make_plan(environment.name, specs, current, warnings, adopt=adopt)
+    return make_plan(environment.name, specs, current, adopt=adopt)
 
 
 def deployment_names(

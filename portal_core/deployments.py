@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+from portal_core.automations import AutomationSpec, OwnedAutomation
 from portal_core.tags import VersionTags
 
 
@@ -36,6 +37,14 @@ def _names(value: Any) -> frozenset[str]:
 
 def _schedules(value: Any) -> tuple[Schedule, ...]:
     return tuple(value)
+
+
+def _automations(value: Any) -> tuple[AutomationSpec, ...]:
+    return tuple(value)
+
+
+def _owned(value: Any) -> tuple[OwnedAutomation, ...] | None:
+    return None if value is None else tuple(value)
 
 
 @attrs.frozen
@@ -78,10 +87,12 @@ class DeploymentFields:
 class DeploymentSpec(DeploymentFields):
     """What a deployment should be. `paused=None` means "leave as deployed".
 
-    `secret_names` lists the env vars whose values must never be shown.
+    `secret_names` lists the env vars whose values must never be shown;
+    `automations` are the ones its triggers make (owned by the deployment).
     """
 
     flow_key: str = ""
+    automations: tuple[AutomationSpec, ...] = attrs.field(default=(), converter=_automations)
     secret_names: frozenset[str] = attrs.field(default=frozenset(), converter=_names, repr=False)
 
     def __repr__(self) -> str:  # job_variables may hold secret values
@@ -97,6 +108,8 @@ class DeployedState(DeploymentFields):
     created: str | None = None
     updated: str | None = None
     status: str | None = None
+    #: The automations it owns; None when they were not read (then nothing is said of them).
+    automations: tuple[OwnedAutomation, ...] | None = attrs.field(default=None, converter=_owned)
 
     def __repr__(self) -> str:
         return f"DeployedState(name={self.name!r}, id={self.id!r}, version={self.version!r})"

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 
+from portal_core.automations import AutomationSpec, automations_for
 from portal_core.config import EnvironmentConfig, StaticFlowConfig
 from portal_core.deployments import DeploymentSpec, Schedule
 from portal_core.errors import PlanError
@@ -86,6 +87,7 @@ class EnvironmentSettings:
     concurrency_limit: int | None
     secret_names: frozenset[str]
     takes_image: bool
+    automations: tuple[AutomationSpec, ...]
 
 
 def environment_settings(
@@ -107,9 +109,11 @@ def environment_settings(
         parameters=dict(static.parameters),
         schedules=schedules_for(env, static),
         paused=env.paused if env.paused is not None else static.paused,
-        concurrency_limit=static.concurrency_limit,
+        concurrency_limit=(static.concurrency_limit if static.concurrency_limit is not None
+                           else env.concurrency_limit),
         secret_names=frozenset(env.secrets),
         takes_image=pool_takes_image(env),
+        automations=automations_for(deployment_name, static.triggers),
     )
 
 
@@ -145,6 +149,7 @@ def deployment_spec(
         enforce_parameter_schema=code.enforce_parameter_schema,
         flow_key=code.flow_key,
         secret_names=settings.secret_names,
+        automations=settings.automations,
     )
 
 

@@ -6,6 +6,15 @@ turn them into one clear line that names file, line and key.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    """"; did you mean 'x'?" for the closest candidate, so a typo's fix is in the error line."""
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
 
 class PortalError(Exception):
     """Base of every error the tool reports as one line instead of a traceback."""

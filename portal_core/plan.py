@@ -13,6 +13,14 @@ from typing import Any
 
 import attrs
 
+from portal_core.automations import (
+    AutomationWrite,
+    OwnedAutomation,
+    SeenAutomation,
+    automation_writes,
+    owned_after,
+    owned_by,
+)
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.errors import PlanError
 from portal_core.parameter_schema import describe_schema_changes
@@ -73,6 +81,8 @@ class Change:
     #: The deployment is taken over where it is, under this (other) flow name: one made
     #: by the seed SDK (underscore flow names) or by hand with --adopt.
     adopted_flow: str | None = None
+    #: Requests that make the automations it owns match its triggers (after the upsert).
+    automation_writes: tuple[AutomationWrite, ...] = ()
 
     @property
     def pending(self) -> bool:
@@ -85,6 +95,7 @@ class Change:
             "action": self.action.value,
             "version": self.spec.version,
             "adopted_flow": self.adopted_flow,
+            "automations": [{"action": w.action, "name": w.name} for w in self.automation_writes],
             "fields": [
                 {"field": f.field, "before": f.before, "after": f.after,
                  **({"note": f.note} if f.note is not None else {})}
@@ -243,11 +254,33 @@ def resolve_schedules(spec: DeploymentSpec, current: DeployedState | None) -> De
 
 def plan_change(spec: DeploymentSpec, current: DeployedState | None) -> Change:
     resolved = resolve_schedules(resolve_paused(spec, current), current)
+    writes = planned_automation_writes(resolved, current)
     if current is None:
-        return Change(resolved.flow_key, resolved.name, Action.CREATE, resolved)
-    fields = diff(resolved, current)
+        return Change(resolved.flow_key, resolved.name, Action.CREATE, resolved, automation_writes=writes)
+    fields = (*diff(resolved, current), *(FieldChange("automations", None, None, note=w.describe())
+                                          for w in writes))
     action = Action.UPDATE if fields else Action.UNCHANGED
-    return Change(resolved.flow_key, resolved.name, action, resolved, current, fields)
+    return Change(resolved.flow_key, resolved.name, action, resolved, current, fields, automation_writes=writes)
+
+
+def planned_automation_writes(spec: DeploymentSpec, current: DeployedState | None) -> tuple[AutomationWrite, ...]:
+    """A new deployment gets its automations; an existing one is compared with what it
+    owns, when that was read (a verb that did not read them says nothing of them)."""
+    if current is None:
+        return automation_writes(spec.automations, ())
+    if current.automations is None:
+        return ()
+    return automation_writes(spec.automations, current.automations)
+
+
+def with_automations(states: Iterable[DeployedState], seen: Iterable[SeenAutomation]) -> list[DeployedState]:
+    """States that say which automations each owns (every one: none is "not read" any more)."""
+    by_target: dict[str, list[SeenAutomation]] = {}
+    for automation in seen:
+        for deployment_id in set(automation.runs):
+            by_target.setdefault(deployment_id, []).append(automation)
+    return [attrs.evolve(state, automations=owned_by(state.id, state.name, by_target.get(state.id, ())))
+            for state in states]
 
 
 def index_by_name(states: Iterable[DeployedState]) -> dict[str, DeployedState]:
@@ -325,10 +358,12 @@ def state_after(change: Change, deployment_id: str = "", flow_id: str = "") -> D
     """The state applying `change` produces (used by tests and by in-memory gateways)."""
     spec = change.spec
     fields = {a.name: getattr(spec, a.name) for a in attrs.fields(type(spec))
-              if a.name not in ("flow_key", "secret_names")}
+              if a.name not in ("flow_key", "secret_names", "automations")}
     current = change.current
+    owned: tuple[OwnedAutomation, ...] = (current.automations or ()) if current else ()
     return DeployedState(
         **fields,
         id=current.id if current else deployment_id,
         flow_id=current.flow_id if current else flow_id,
+        automations=owned_after(owned, change.automation_writes, new_id=f"{deployment_id}-automation-"),
     )

@@ -179,6 +179,15 @@ def is_inside(root: str, candidate: str) -> bool:
 # --------------------------------------------------------------------------- per config entry
 
 
+def limit_problem(limit: int) -> str | None:
+    """A deployment's concurrency limit: at least one run, at most what Prefect stores."""
+    if limit < 1:
+        return "concurrency_limit must be at least 1"
+    if limit > MAX_CONCURRENCY_LIMIT:
+        return f"concurrency_limit {limit} is larger than {MAX_CONCURRENCY_LIMIT}, the most Prefect stores"
+    return None
+
+
 def checked_flow_settings(value: Any, path: tuple[str | int, ...], timezones: Collection[str]) -> Any:
     """One static-config entry (a `StaticFlowConfig`) checked, parameters made JSON.
 
@@ -186,12 +195,8 @@ def checked_flow_settings(value: Any, path: tuple[str | int, ...], timezones: Co
     """
     if value.timezone is not None and (problem := timezone_problem(value.timezone, timezones)):
         raise ConfigError(problem, (*path, "timezone"))
-    limit = value.concurrency_limit
-    if limit is not None and limit > MAX_CONCURRENCY_LIMIT:
-        raise ConfigError(
-            f"concurrency_limit {limit} is larger than {MAX_CONCURRENCY_LIMIT}, the most Prefect stores",
-            (*path, "concurrency_limit"),
-        )
+    if value.concurrency_limit is not None and (problem := limit_problem(value.concurrency_limit)):
+        raise ConfigError(problem, (*path, "concurrency_limit"))
     for key, what in (("work_pool_name", "work pool"), ("work_queue_name", "work queue")):
         name = getattr(value, key)
         if name is not None and (problem := name_problem(name, what)):
@@ -213,6 +218,8 @@ def checked_environment(value: Any, path: tuple[str | int, ...]) -> Any:
         raise ConfigError(problem, (*path, "work_pool", "name"))
     if value.work_queue is not None and (problem := name_problem(value.work_queue, "work queue")):
         raise ConfigError(problem, (*path, "work_queue"))
+    if value.concurrency_limit is not None and (problem := limit_problem(value.concurrency_limit)):
+        raise ConfigError(problem, (*path, "concurrency_limit"))
     pull_steps = value.pull_steps
     if pull_steps is not None:
         pull_steps = json_value(pull_steps, (*path, "pull_steps"))

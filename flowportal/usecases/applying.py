@@ -77,6 +77,7 @@ def apply_plan(
         reporter.step(f"creating work pool {name!r} ({pool_type})")
         gateway.create_work_pool(name, pool_type)
     results = gateway.apply([c.spec for c in plan.pending], on_done=reporter.applied)
+    results = write_automations(plan, results, gateway, reporter)
     urls = existing_urls(plan, target)
     urls.update({
         r.name: deployment_url(target.url, r.deployment_id, target.ui_url)
@@ -89,6 +90,28 @@ def apply_plan(
     history_error = record_applied(plan, results, history, target, reporter, verb)
     return Outcome(plan=plan, results=tuple(results), applied=True, urls=urls,
                    history_error=history_error)
+
+
+def write_automations(
+    plan: Plan, results: list[ApplyResult], gateway: DeploymentGateway, reporter: Reporter
+) -> list[ApplyResult]:
+    """After the upserts, the automations of each deployment written (they need its id).
+
+    A deployment whose automations could not be written counts as failed, so the
+    exit code says so and a re-run finishes the job.
+    """
+    writes = {c.name: c.automation_writes for c in plan.pending if c.automation_writes}
+    done = []
+    for result in results:
+        pending = writes.get(result.name, ())
+        if result.ok and result.deployment_id and pending:
+            reporter.step(f"{result.name}: automations "
+                          + ", ".join(w.describe() for w in pending))
+            error = gateway.write_automations(result.deployment_id, pending)
+            if error is not None:
+                result = attrs.evolve(result, ok=False, error=f"automations: {error}")
+        done.append(result)
+    return done
 
 
 def check_pools(

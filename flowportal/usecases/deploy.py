@@ -19,6 +19,7 @@ from portal_core.deploy import (
     select_flows,
     uncommitted_paths,
 )
+from portal_core.plan import with_automations
 
 if TYPE_CHECKING:
     from flowportal.bootstrap import Dependencies
@@ -84,7 +85,7 @@ def deploy(
     target, gateway = deps.prefect(workspace, environment, reporter.step)
 
     names = deployment_names(flows, config.project, context.branch, environment)
-    current = gateway.read_deployments(names=names)
+    current = with_automations(gateway.read_deployments(names=names), gateway.read_automations())
     read = deps.schemas(workspace.root, [f.entrypoint for f in flows])  # from source, never run
     for result in read.values():
         for warning in result.warnings:

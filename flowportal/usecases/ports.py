@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
+from portal_core.automations import AutomationWrite, SeenAutomation
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 from portal_core.github import DispatchResult, RepoRef
 from portal_core.history import ChangeRecord
@@ -39,6 +40,12 @@ class DeploymentGateway(Protocol):
     def read_deployments(
         self, names: Sequence[str] | None = None, tags_all: Sequence[str] = ()
     ) -> list[DeployedState]: ...
+
+    def read_automations(self) -> list[SeenAutomation]: ...
+
+    def write_automations(self, deployment_id: str, writes: Sequence[AutomationWrite]) -> str | None:
+        """Apply one deployment's automation writes; the first failure as one line, else None."""
+        ...
 
     def missing_work_pools(self, names: Iterable[str]) -> list[str]: ...
 

@@ -10,6 +10,7 @@ from flowportal.usecases.applying import Outcome, check_pools, finish
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
 from portal_core.arguments import as_flow_names, optional_name, required_name
+from portal_core.plan import with_automations
 from portal_core.promotion import plan_promotion, target_names
 from portal_core.tags import PROJECT_NAME, make_tag
 
@@ -48,7 +49,8 @@ def promote(
     source_states = source.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project)])
     values = workspace.env_values(target_env)
     wanted_names = target_names(source_states, request.dst)
-    target_states = destination.read_deployments(names=wanted_names) if wanted_names else []
+    target_states = (with_automations(destination.read_deployments(names=wanted_names),
+                                      destination.read_automations()) if wanted_names else [])
     plan = plan_promotion(config, request.src, request.dst, branch, list(request.flows),
                           source_states, target_states, values, request.force, request.adopt)
     pools = check_pools(plan, destination, target_env) if not request.dry_run else []

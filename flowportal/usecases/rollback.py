@@ -23,7 +23,7 @@ from portal_core.environment import missing_secret_problems
 from portal_core.errors import PlanError
 from portal_core.history import ChangeRecord, history_key, rollback_target, state_from_applied
 from portal_core.names import DeploymentName, normalize_flow_key, slugify
-from portal_core.plan import make_plan
+from portal_core.plan import make_plan, with_automations
 from portal_core.promotion import promoted_spec
 from portal_core.tags import PROJECT_NAME, make_tag
 
@@ -103,7 +103,7 @@ def rollback(
     if problems := missing_secret_problems(environment, values):
         raise PlanError(problems)
     spec = promoted_spec(source, flow_key, config, chosen.after.branch or "", environment, values)
-    current = [s for s in states if s.name == name]
+    current = with_automations([s for s in states if s.name == name], gw.read_automations())
     note = (f"rolling {name} back to {chosen.after.label()} "
             f"(applied {chosen.when} by {chosen.who})")
     plan = make_plan(request.env, [spec], current, warnings=[note])

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from typing import Any
 
+from portal_core.automations import AutomationWrite, SeenAutomation, automation_body
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 from portal_core.redaction import Redactor
 from portal_io.prefect_api.api import PrefectApiError, PrefectHttp, Timeouts
@@ -27,6 +28,7 @@ from portal_io.prefect_api.payloads import (
     flow_body,
     id_of,
     objects_of,
+    seen_automation_of,
     state_of,
     work_pool_body,
 )
@@ -149,6 +151,57 @@ class PrefectGateway:
                                "reading flows", lambda a: objects_of(a, "flows", "id", "name"))
             with self._flows_lock:
                 self._flow_ids.update({str(f["name"]): str(f["id"]) for f in found})
+
+    def read_automations(self) -> list[SeenAutomation]:
+        """Every automation, every page: the API cannot filter by owner or by the
+        deployment an action runs, and a workspace has few automations."""
+        what = "reading automations"
+
+        def automations(answer: Any) -> list[Mapping[str, Any]]:
+            return objects_of(answer, "automations", "id", "name")
+
+        try:
+            with ThreadPoolExecutor(self.read_parallelism) as pool:
+                body = {"sort": "NAME_ASC"}
+                first = self._post("/automations/filter", {**body, "limit": self.page_size, "offset": 0},
+                                   what, automations)
+                items = self._pages("/automations/filter", body, None, first, what, automations, pool)
+            try:
+                return [seen_automation_of(item) for item in items]
+            except (ValueError, TypeError, KeyError) as err:
+                raise self.http.fail(what, f"unexpected answer from the Prefect API at "
+                                           f"{self.http.redactor.text(self.api_url)}: {err}") from None
+        finally:
+            self.http.close()
+
+    def write_automations(self, deployment_id: str, writes: Sequence[AutomationWrite]) -> str | None:
+        """Make a deployment's automations what its plan says: one request per write.
+
+        Returns the first failure as one line (None when all were written): the
+        caller marks that deployment's change failed, and a re-run converges
+        because every automation carries the digest of what it should be.
+        """
+        try:
+            for write in writes:
+                what = f"automation {write.name!r}"
+                if write.action == "delete":
+                    self.http.call("DELETE", f"/automations/{write.automation_id}", None, what,
+                                   lambda a: a, timeout=self.http.timeouts.write, accept={204, 404})
+                    continue
+                assert write.spec is not None
+                body = automation_body(write.spec, deployment_id)
+                if write.action == "update":  # in place: the id and the ownership stay
+                    del body["owner_resource"]  # fixed at creation; the update refuses it
+                    self.http.call("PUT", f"/automations/{write.automation_id}", body, what,
+                                   lambda a: a, timeout=self.http.timeouts.write, accept={204})
+                else:
+                    self.http.call("POST", "/automations/", body, what, lambda a: id_of(a, "an automation"),
+                                   timeout=self.http.timeouts.write)
+        except PrefectApiError as err:
+            return str(err)
+        finally:
+            self.http.close()
+        return None
 
     def missing_work_pools(self, names: Iterable[str]) -> list[str]:
         """Which of `names` do not exist: one filter call."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from portal_core.automations import SeenAutomation
 from portal_core.deployments import DeployedState, DeploymentSpec, Schedule
 
 # What Prefect's client sends when a deployment has no parameter schema.
@@ -192,3 +193,17 @@ def state_of(item: Mapping[str, Any], flow_names: Mapping[str, str]) -> Deployed
         updated=_text(item, "updated"),
         status=item.get("status") if isinstance(item.get("status"), str) else None,
     )
+
+
+def seen_automation_of(item: Mapping[str, Any]) -> SeenAutomation:
+    """An automation from `/automations/filter`: its id, name, tags and the deployments
+    its run-deployment actions start (only `source: selected` names one)."""
+    runs = []
+    for action in _list(item, "actions"):
+        if not isinstance(action, Mapping):
+            raise BadShape(f"expected each action to be an object, got {_kind(action)}")
+        if action.get("type") == "run-deployment" and action.get("source") == "selected" \
+                and isinstance(action.get("deployment_id"), str):
+            runs.append(action["deployment_id"])
+    return SeenAutomation(id=str(item["id"]), name=str(item["name"]),
+                          tags=tuple(str(t) for t in _list(item, "tags")), runs=tuple(runs))

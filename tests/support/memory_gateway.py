@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 
 import attrs
 
+from portal_core.automations import AutomationWrite, SeenAutomation
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 
 _IDS = uuid.UUID("6f1d3c2e-8a4b-4c5d-9e6f-0a1b2c3d4e5f")  # namespace for deterministic ids
@@ -75,6 +76,10 @@ class InMemoryGateway:
     created_pools: list[tuple[str, str]] = attrs.Factory(list)
     #: the arguments of every `read_deployments` call
     reads: list[tuple[tuple[str, ...] | None, tuple[str, ...]]] = attrs.Factory(list)
+    #: automations by id, as the server lists them
+    automations: dict[str, SeenAutomation] = attrs.Factory(dict)
+    #: (deployment id, action, automation name) of every automation write, in order
+    automation_log: list[tuple[str, str, str]] = attrs.Factory(list)
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -99,6 +104,24 @@ class InMemoryGateway:
             for name, state in sorted(self.states.items())
             if (wanted is None or name in wanted) and all(t in state.tags for t in tags_all)
         ]
+
+    def read_automations(self) -> list[SeenAutomation]:
+        return sorted(self.automations.values(), key=lambda a: a.name)
+
+    def write_automations(self, deployment_id: str, writes: Sequence[AutomationWrite]) -> str | None:
+        """What the server does with each write: tags carry the digest, as the real bodies do."""
+        from portal_core.automations import automation_body
+
+        for write in writes:
+            self.automation_log.append((deployment_id, write.action, write.name))
+            if write.action == "delete":
+                self.automations.pop(write.automation_id or "", None)
+                continue
+            assert write.spec is not None
+            body = automation_body(write.spec, deployment_id)
+            key = write.automation_id or str(uuid.uuid5(_IDS, f"automation:{len(self.automation_log)}"))
+            self.automations[key] = SeenAutomation(key, body["name"], tuple(body["tags"]), (deployment_id,))
+        return None
 
     def missing_work_pools(self, names: Iterable[str]) -> list[str]:
         return sorted(set(names) - self.pools)

@@ -262,14 +262,14 @@ def test_default_inputs_are_unchanged_and_bad_specs_are_refused():
 def test_the_sdks_triggers_mapping_is_accepted_as_prefects_list_form():
     from portal_core.config import build_static_flows
 
-    flows = build_static_flows({"hello_world": {"triggers": {
-        "DeploymentEventTrigger": {"expect": ["prefect.flow-run.Completed"],
-                                   "match": {"prefect.resource.id": "prefect.flow-run.*"}},
-        "DeploymentMetricTrigger": None}}})
-    assert flows["hello_world"].triggers == [
-        {"type": "event", "expect": ["prefect.flow-run.Completed"],
-         "match": {"prefect.resource.id": "prefect.flow-run.*"}},
-        {"type": "metric"}]
+    event = {"expect": ["prefect.flow-run.Completed"], "match": {"prefect.resource.id": "prefect.flow-run.*"}}
+    metric = {"metric": {"name": "lateness", "threshold": 60, "operator": ">"}}
+    sdk = build_static_flows({"hello_world": {"triggers": {
+        "DeploymentEventTrigger": event, "DeploymentMetricTrigger": metric}}})
+    prefect = build_static_flows({"hello_world": {"triggers": [
+        {"type": "event", **event}, {"type": "metric", **metric}]}})
+    assert sdk["hello_world"].triggers == prefect["hello_world"].triggers
+    assert [t["trigger"]["type"] for t in sdk["hello_world"].triggers] == ["event", "metric"]
 
 
 def test_an_unknown_trigger_class_names_the_key_and_the_known_ones():
