@@ -24,6 +24,7 @@ import attrs
 
 from portal_core.deployments import DeployedState, DeploymentFields, Schedule
 from portal_core.errors import PlanError
+from portal_core.json_values import json_like
 from portal_core.names import DeploymentName, hyphen_form, slugify
 from portal_core.plan import REDACTED, Change, FieldChange
 from portal_core.redaction import Redactor
@@ -169,14 +170,6 @@ class Actor:
 # --------------------------------------------------------------------------- applied spec
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
                  redactor: Redactor | None = None) -> dict[str, Any]:
     """The writable fields as JSON, with secret env values replaced by a mask.
@@ -186,7 +179,7 @@ def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
     that must not be stored.
     """
     secrets = frozenset(secret_names)
-    job_variables = _plain(fields.job_variables)
+    job_variables = json_like(fields.job_variables)
     env = job_variables.get("env")
     if isinstance(env, dict):
         job_variables["env"] = {k: (REDACTED if k in secrets else v) for k, v in env.items()}
@@ -200,12 +193,12 @@ def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
         "work_pool_name": fields.work_pool_name,
         "work_queue_name": fields.work_queue_name,
         "job_variables": job_variables,
-        "parameters": _plain(fields.parameters),
-        "parameter_schema": _plain(fields.parameter_schema),
+        "parameters": json_like(fields.parameters),
+        "parameter_schema": json_like(fields.parameter_schema),
         "schedules": [attrs.asdict(s) for s in fields.schedules],
         "paused": fields.paused,
         "concurrency_limit": fields.concurrency_limit,
-        "pull_steps": _plain(fields.pull_steps),
+        "pull_steps": json_like(fields.pull_steps),
         "enforce_parameter_schema": fields.enforce_parameter_schema,
         "secret_names": sorted(secrets),
     }
@@ -214,7 +207,7 @@ def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
 
 def fingerprint(applied: Mapping[str, Any]) -> str:
     """A stable hash of an applied spec: key order and container types do not matter."""
-    canonical = json.dumps(_plain(applied), sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(json_like(applied), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
