@@ -307,18 +307,24 @@ def key_pattern(project: str, env: str, flow_key: str | None = None) -> str:
 # --------------------------------------------------------------------------- reading
 
 
+def in_scope(deployment: str, project_slug: str, env_slug: str,
+             flow_key: str | None = None) -> bool:
+    """Whether a deployment name is one of ours in this project and environment (and flow).
+
+    The one rule by which history, drift and rollback select deployments and
+    records: key patterns only pre-filter a read (they match by substring), so
+    each must still be matched on the parsed name, and all must agree.
+    """
+    parsed = DeploymentName.parse(deployment)
+    return (parsed is not None and parsed.project == project_slug and parsed.env == env_slug
+            and (flow_key is None or parsed.flow_key == flow_key))
+
+
 def matching(records: Iterable[ChangeRecord], project_slug: str, env_slug: str,
              flow_key: str | None = None) -> list[ChangeRecord]:
     """Records of one project and environment (and flow), newest first."""
-    kept = []
-    for record in records:
-        parsed = DeploymentName.parse(record.deployment)
-        if parsed is None or parsed.project != project_slug or parsed.env != env_slug:
-            continue
-        if flow_key is not None and parsed.flow_key != flow_key:
-            continue
-        kept.append(record)
-    return newest_first(kept)
+    return newest_first(r for r in records
+                        if in_scope(r.deployment, project_slug, env_slug, flow_key))
 
 
 def newest_first(records: Iterable[ChangeRecord]) -> list[ChangeRecord]:
