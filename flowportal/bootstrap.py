@@ -162,9 +162,9 @@ class GitHubActions:
     run: Callable[..., subprocess.CompletedProcess[Any]] = subprocess.run
 
     def default_ref(self, root: Path) -> str:
-        from portal_io.github_gateway import current_branch
+        from portal_io import git
 
-        return current_branch(root, run=self.run)
+        return git.current_branch(root, hint="pass --ref BRANCH", run=self.run)
 
     def connect(self, root: Path, repo: str | None) -> WorkflowGateway:
         from portal_core.github import api_url_for

@@ -48,6 +48,7 @@ import attrs
 from portal_core.errors import DiscoveryError
 from portal_core.flows import FlowRecord
 from portal_core.names import normalize_flow_key
+from portal_core.scaffold import default_import_root, import_module_for
 
 #: Dotted paths of Prefect's flow decorator; anything else is not a flow.
 FLOW_DECORATOR_PATHS = frozenset({"prefect.flow", "prefect.flows.flow"})
@@ -490,20 +491,18 @@ def discover(files: Iterable[tuple[str, str]], source_root: str = "") -> Discove
 
 def module_path(relative_path: str) -> str:
     """Dotted module name for a file path from the project root (`a/b/__init__.py` -> `a.b`)."""
-    stem = relative_path[:-3] if relative_path.endswith(".py") else relative_path
-    parts = [p for p in stem.split("/") if p]
-    if parts and parts[-1] == "__init__":
-        parts.pop()
-    return ".".join(parts)
+    return import_module_for(relative_path, "")
 
 
-def flow_to_record(flow: FlowRecord, root: str) -> dict[str, object]:
+def flow_to_record(flow: FlowRecord, root: str, import_root: str | None = None) -> dict[str, object]:
     """The flow as the seed SDK's `FlowDetails` JSON, so existing consumers keep working.
 
     `root` is the project root as the caller wants it shown; it is joined as a
     string (no filesystem access, no normalisation). The seed's
     `child_attributes` keys (`obj_name`, `module`, `import_path`) are kept next
-    to ours.
+    to ours. `import_path` is what Python imports (`pkg.module` in a src/
+    layout, not `src.pkg.module`), from `import_root` when the caller knows it,
+    else from the path (`scaffold.default_import_root`).
     """
     if not root:
         source_path = flow.relative_path
@@ -511,7 +510,9 @@ def flow_to_record(flow: FlowRecord, root: str) -> dict[str, object]:
         source_path = root + flow.relative_path
     else:
         source_path = f"{root}/{flow.relative_path}"
-    dotted = module_path(flow.relative_path)
+    if import_root is None:
+        import_root = default_import_root(flow.relative_path)
+    dotted = import_module_for(flow.relative_path, import_root)
     return {
         "name": flow.key,
         "original_name": flow.original_name,

@@ -24,6 +24,7 @@ import attrs
 
 from portal_core.deployments import DeployedState, DeploymentFields, Schedule
 from portal_core.errors import PlanError
+from portal_core.json_values import json_like
 from portal_core.names import DeploymentName, hyphen_form, slugify
 from portal_core.plan import REDACTED, Change, FieldChange
 from portal_core.redaction import Redactor
@@ -169,14 +170,6 @@ class Actor:
 # --------------------------------------------------------------------------- applied spec
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
 def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
                  redactor: Redactor | None = None) -> dict[str, Any]:
     """The writable fields as JSON, with secret env values replaced by a mask.
@@ -186,7 +179,7 @@ def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
     that must not be stored.
     """
     secrets = frozenset(secret_names)
-    job_variables = _plain(fields.job_variables)
+    job_variables = json_like(fields.job_variables)
     env = job_variables.get("env")
     if isinstance(env, dict):
         job_variables["env"] = {k: (REDACTED if k in secrets else v) for k, v in env.items()}
@@ -200,12 +193,12 @@ def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
         "work_pool_name": fields.work_pool_name,
         "work_queue_name": fields.work_queue_name,
         "job_variables": job_variables,
-        "parameters": _plain(fields.parameters),
-        "parameter_schema": _plain(fields.parameter_schema),
+        "parameters": json_like(fields.parameters),
+        "parameter_schema": json_like(fields.parameter_schema),
         "schedules": [attrs.asdict(s) for s in fields.schedules],
         "paused": fields.paused,
         "concurrency_limit": fields.concurrency_limit,
-        "pull_steps": _plain(fields.pull_steps),
+        "pull_steps": json_like(fields.pull_steps),
         "enforce_parameter_schema": fields.enforce_parameter_schema,
         "secret_names": sorted(secrets),
     }
@@ -214,7 +207,7 @@ def applied_spec(fields: DeploymentFields, secret_names: Iterable[str],
 
 def fingerprint(applied: Mapping[str, Any]) -> str:
     """A stable hash of an applied spec: key order and container types do not matter."""
-    canonical = json.dumps(_plain(applied), sort_keys=True, separators=(",", ":"), default=str)
+    canonical = json.dumps(json_like(applied), sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:16]
 
 
@@ -314,18 +307,24 @@ def key_pattern(project: str, env: str, flow_key: str | None = None) -> str:
 # --------------------------------------------------------------------------- reading
 
 
+def in_scope(deployment: str, project_slug: str, env_slug: str,
+             flow_key: str | None = None) -> bool:
+    """Whether a deployment name is one of ours in this project and environment (and flow).
+
+    The one rule by which history, drift and rollback select deployments and
+    records: key patterns only pre-filter a read (they match by substring), so
+    each must still be matched on the parsed name, and all must agree.
+    """
+    parsed = DeploymentName.parse(deployment)
+    return (parsed is not None and parsed.project == project_slug and parsed.env == env_slug
+            and (flow_key is None or parsed.flow_key == flow_key))
+
+
 def matching(records: Iterable[ChangeRecord], project_slug: str, env_slug: str,
              flow_key: str | None = None) -> list[ChangeRecord]:
     """Records of one project and environment (and flow), newest first."""
-    kept = []
-    for record in records:
-        parsed = DeploymentName.parse(record.deployment)
-        if parsed is None or parsed.project != project_slug or parsed.env != env_slug:
-            continue
-        if flow_key is not None and parsed.flow_key != flow_key:
-            continue
-        kept.append(record)
-    return newest_first(kept)
+    return newest_first(r for r in records
+                        if in_scope(r.deployment, project_slug, env_slug, flow_key))
 
 
 def newest_first(records: Iterable[ChangeRecord]) -> list[ChangeRecord]:

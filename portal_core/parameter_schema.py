@@ -28,6 +28,8 @@ from typing import Any
 
 import attrs
 
+from portal_core.json_values import json_like
+
 #: Parameter names Prefect leaves out of the schema (bound implicitly).
 IMPLICIT_PARAMETERS = frozenset({"self", "cls"})
 
@@ -947,7 +949,7 @@ def describe_schema_changes(before: Mapping[str, Any] | None,
         if name in old:
             lines.extend(_property_changes(name, old[name], prop, before, after,
                                            name in old_required, name in new_required))
-    if not lines and _plain(before or {}) != _plain(after or {}):
+    if not lines and json_like(before or {}) != json_like(after or {}):
         lines.append("schema details changed")
     return tuple(lines)
 
@@ -962,7 +964,7 @@ def _property_changes(name: str, old: Mapping[str, Any], new: Mapping[str, Any],
     elif _type_part(old) != _type_part(new) or _refs(old, before) != _refs(new, after):
         lines.append(f"{name!r}: type details changed ({new_type})")
     if "default" in old and "default" in new:
-        if _plain(old["default"]) != _plain(new["default"]):
+        if json_like(old["default"]) != json_like(new["default"]):
             lines.append(f"{name!r}: default {_show_value(old['default'])} -> {_show_value(new['default'])}")
     elif "default" in new:
         lines.append(f"{name!r}: default {_show_value(new['default'])} added")
@@ -983,13 +985,13 @@ _NOT_TYPE = frozenset({"default", "description", "position", "title"})
 
 
 def _type_part(prop: Mapping[str, Any]) -> Any:
-    return _plain({k: v for k, v in prop.items() if k not in _NOT_TYPE})
+    return json_like({k: v for k, v in prop.items() if k not in _NOT_TYPE})
 
 
 def _refs(prop: Mapping[str, Any], schema: Mapping[str, Any] | None) -> Any:
     definitions = (schema or {}).get("definitions") or {}
-    names = sorted(set(re.findall(r"#/definitions/([^\"']+)", repr(_plain(prop)))))
-    return [_plain(definitions.get(n)) for n in names]
+    names = sorted(set(re.findall(r"#/definitions/([^\"']+)", repr(json_like(prop)))))
+    return [json_like(definitions.get(n)) for n in names]
 
 
 def type_label(prop: Mapping[str, Any], schema: Mapping[str, Any] | None = None) -> str:
@@ -1032,14 +1034,6 @@ def _required(schema: Mapping[str, Any] | None) -> set[str]:
 def _show_value(value: Any) -> str:
     import json
 
-    text = json.dumps(_plain(value), sort_keys=True, default=str)
+    text = json.dumps(json_like(value), sort_keys=True, default=str)
     return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 

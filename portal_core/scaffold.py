@@ -55,6 +55,17 @@ def detect_flows_root(flow_paths: Iterable[str]) -> str:
     return "."
 
 
+def default_import_root(relative_path: str) -> str:
+    """Where Python imports a file from, as far as its path tells: `src` for a file
+    under `src/` (a src/ layout installs its packages from there), else the root.
+
+    Only a look at the disk can tell the rare project whose `src/` is itself a
+    package (imported as `src.pkg`); a caller that has looked passes its answer
+    to `import_module_for` instead.
+    """
+    return "src" if relative_path.startswith("src/") else ""
+
+
 def import_module_for(relative_path: str, import_root: str) -> str:
     """The dotted module a file is imported as when `import_root` is on sys.path.
 

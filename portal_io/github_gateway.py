@@ -43,7 +43,6 @@ from portal_core.github import (
 __all__ = [
     "GitHubError",
     "GitHubGateway",
-    "current_branch",
     "resolve_repo",
     "resolve_token",
 ]
@@ -385,23 +384,3 @@ def resolve_repo(
             "pass --repo OWNER/NAME"
         )
     return ref
-
-
-def current_branch(project_root: Path, run: Runner = subprocess.run) -> str:
-    """The checked-out branch, the default `--ref` of a dispatch.
-
-    A detached HEAD has no branch GitHub could run the workflow on, so it is an
-    error rather than a guess.
-    """
-    try:
-        done = _run_quiet(run, ["git", "rev-parse", "--abbrev-ref", "HEAD"], cwd=Path(project_root))
-    except FileNotFoundError:
-        raise GitHubError("git is not installed: pass --ref BRANCH") from None
-    except (subprocess.TimeoutExpired, OSError):
-        raise GitHubError("`git rev-parse` failed: pass --ref BRANCH") from None
-    branch = (done.stdout or "").strip()
-    if done.returncode != 0 or not branch:
-        raise GitHubError(f"{project_root} is not a git checkout with a branch: pass --ref BRANCH")
-    if branch == "HEAD":
-        raise GitHubError("detached HEAD: pass --ref BRANCH to choose what the workflow runs on")
-    return branch

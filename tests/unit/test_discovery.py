@@ -492,11 +492,37 @@ def test_flow_to_record_keeps_the_seed_field_names() -> None:
             "has_explicit_name": True,
             "obj_name": "run",
             "module": "extract",
-            "import_path": "src.pkg.etl.extract",
+            "import_path": "pkg.etl.extract",
         },
     }
     assert flow_to_record(flow, "/repo/")["source_path"] == "/repo/src/pkg/etl/extract.py"
     assert flow_to_record(flow, "")["source_path"] == "src/pkg/etl/extract.py"
+
+
+FLOW_SOURCE = "from prefect import flow\n\n@flow\ndef run():\n    pass\n"
+
+
+@pytest.mark.parametrize(
+    ("path", "import_path"),
+    [("src/pkg/module.py", "pkg.module"), ("src/pkg/sub/__init__.py", "pkg.sub"),
+     ("src/module.py", "module"), ("pkg/module.py", "pkg.module"), ("module.py", "module"),
+     ("pkg/src/module.py", "pkg.src.module")],
+)
+def test_the_import_path_is_what_python_imports_in_src_and_flat_layouts(
+    path: str, import_path: str
+) -> None:
+    (flow,) = discover([(path, FLOW_SOURCE), ("src/pkg/helpers.py", "X = 1\n")]).flows
+    child = flow_to_record(flow, "/repo")["child_attributes"]
+    assert isinstance(child, dict)
+    assert child["import_path"] == import_path
+    assert child["module"] == import_path.rsplit(".", 1)[-1]
+
+
+def test_a_caller_that_looked_at_the_disk_decides_the_import_root() -> None:
+    (flow,) = discover([("src/pkg/module.py", FLOW_SOURCE)]).flows
+    # a `src/` that is itself a package (src/__init__.py) is imported as `src.pkg`
+    child = flow_to_record(flow, "/repo", import_root="")["child_attributes"]
+    assert isinstance(child, dict) and child["import_path"] == "src.pkg.module"
 
 
 @pytest.mark.parametrize(

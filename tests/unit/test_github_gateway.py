@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from portal_core.github import GitHubError, RepoRef
-from portal_io.github_gateway import GitHubGateway, current_branch, resolve_repo, resolve_token
+from portal_io.github_gateway import GitHubGateway, resolve_repo, resolve_token
 
 SECRET = "gho_fromGhCli_123"
 
@@ -89,14 +89,6 @@ def test_non_github_origin_does_not_echo_credentials(tmp_path):
 def test_missing_origin_or_git(tmp_path, answer, fragment):
     with pytest.raises(GitHubError, match=fragment):
         resolve_repo(tmp_path, None, run=FakeRun({("git",): answer}))
-
-
-def test_current_branch(tmp_path):
-    assert current_branch(tmp_path, run=FakeRun({("git",): (0, "feature/x\n")})) == "feature/x"
-    with pytest.raises(GitHubError, match="detached HEAD"):
-        current_branch(tmp_path, run=FakeRun({("git",): (0, "HEAD\n")}))
-    with pytest.raises(GitHubError, match="pass --ref"):
-        current_branch(tmp_path, run=FakeRun({("git",): (128, "")}))
 
 
 def test_gateway_needs_a_token_and_a_sane_api_url():

@@ -8,21 +8,11 @@ from pathlib import Path
 import attrs
 import pytest
 from invoke.exceptions import Exit
+from support.demo_project import SECRET, demo_workspace, name, run_deploy, run_promote
 from support.fakes import fake_dependencies
 from support.memory_history import GatewayWithHistory
-from test_usecases_memory import (
-    ENVIRONMENTS,
-    HELLO,
-    REPORT,
-    SECRET,
-    STATIC,
-    name,
-    run_promote,
-)
 
 from flowportal.tasks.lifecycle import fail_on_history
-from flowportal.usecases.applying import Outcome
-from flowportal.usecases.deploy import DeployRequest, deploy
 from flowportal.usecases.drift import drift
 from flowportal.usecases.history import history
 from flowportal.usecases.rollback import RollbackRequest, rollback
@@ -33,15 +23,7 @@ from portal_core.errors import PlanError
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
     """The same project as the deploy/promote use-case tests."""
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "environments.yaml").write_text(ENVIRONMENTS, encoding="utf-8")
-    (tmp_path / "config" / "static_flow_deploy_config.yaml").write_text(STATIC, encoding="utf-8")
-    (tmp_path / "config" / "app.dev.env").write_text('FROM_FILE="yes"\n', encoding="utf-8")
-    (tmp_path / "flows").mkdir()
-    (tmp_path / "flows" / "hello.py").write_text(HELLO, encoding="utf-8")
-    (tmp_path / "flows" / "report.py").write_text(REPORT, encoding="utf-8")
-    monkeypatch.setenv("DB_PASSWORD", SECRET)
-    return load_workspace(tmp_path)
+    return demo_workspace(tmp_path, monkeypatch)
 
 
 class Warnings:
@@ -56,25 +38,18 @@ class Warnings:
         self.lines.append(message)
 
 
-def run(workspace: Workspace, gw: GatewayWithHistory, commit: str = "abc1234",
-        reporter: Warnings | None = None) -> Outcome:
-    request = DeployRequest(flows=("all",), env="dev", branch="main", commit=commit,
-                            package_version="1.0.0")
-    return deploy(workspace, request, fake_dependencies(gw), reporter)
-
-
 def test_each_applied_deployment_is_recorded_once(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GITHUB_ACTOR", "dana")
     gw = GatewayWithHistory(pools={"dev-pool"})
-    run(workspace, gw)
+    run_deploy(workspace, gw)
     assert sorted(r.deployment for r in gw.history.records) == sorted(gw.writes)
     assert {(r.verb, r.who, r.before) for r in gw.history.records} == {("deploy", "dana", None)}
-    run(workspace, gw)  # unchanged: nothing applied, nothing recorded
+    run_deploy(workspace, gw)  # unchanged: nothing applied, nothing recorded
     assert len(gw.history.records) == 3
     gw.fail_on = {name("hello_world", "dev")}
-    run(workspace, gw, commit="def5678")
+    run_deploy(workspace, gw, commit="def5678")
     newer = [r for r in gw.history.records if r.after and r.after.commit == "def5678"]
     assert name("hello_world", "dev") not in {r.deployment for r in newer} and len(newer) == 2
     listing = history(workspace, "dev", "nightly_etl", 20, fake_dependencies(gw))
@@ -87,7 +62,7 @@ def test_a_history_that_cannot_be_written_is_one_warning_and_fails_only_when_str
     gw = GatewayWithHistory(pools={"dev-pool"})
     gw.history.fail = True
     reporter = Warnings()
-    outcome = run(workspace, gw, reporter=reporter)
+    outcome = run_deploy(workspace, gw, reporter=reporter)
     assert outcome.exit_code == 0 and len(gw.writes) == 3
     assert len(reporter.lines) == 1 and "not recorded for 3 of 3" in reporter.lines[0]
     assert outcome.history_error == reporter.lines[0]
@@ -99,7 +74,7 @@ def test_a_history_that_cannot_be_written_is_one_warning_and_fails_only_when_str
 
 def test_secret_values_never_reach_the_history(workspace: Workspace) -> None:
     dev, uat = GatewayWithHistory(pools={"dev-pool"}), GatewayWithHistory(pools={"uat-pool"})
-    run(workspace, dev)
+    run_deploy(workspace, dev)
     run_promote(workspace, dev, uat)
     assert uat.history.records and all(r.verb == "promote" for r in uat.history.records)
     assert uat.states[name("hello_world", "uat")].env_vars["DB_PASSWORD"] == SECRET
@@ -110,13 +85,13 @@ def test_rollback_refuses_without_a_record_or_a_readable_earlier_version(
     workspace: Workspace,
 ) -> None:
     gw = GatewayWithHistory(pools={"dev-pool"})
-    run(workspace, gw)
+    run_deploy(workspace, gw)
     gw.history.records.clear()
     request = RollbackRequest(env="dev", flow="hello_world")
     with pytest.raises(PlanError, match="no recorded change"):
         rollback(workspace, request, fake_dependencies(gw))
-    run(workspace, gw, commit="aaa1111")
-    run(workspace, gw, commit="def5678")
+    run_deploy(workspace, gw, commit="aaa1111")
+    run_deploy(workspace, gw, commit="def5678")
     # aaa1111 is not a commit of this (git-less) directory: its source cannot be read
     with pytest.raises(PlanError, match="not in this clone"):
         rollback(workspace, request, fake_dependencies(gw))
@@ -127,7 +102,7 @@ def test_drift_tells_ui_edits_removed_tags_and_deletions_apart_from_pending_conf
     workspace: Workspace,
 ) -> None:
     gw = GatewayWithHistory(pools={"dev-pool"})
-    run(workspace, gw)
+    run_deploy(workspace, gw)
     assert drift(workspace, "dev", None, fake_dependencies(gw)).exit_code == 0
     hello, etl = name("hello_world", "dev"), name("nightly_etl", "dev")
     gw.set_paused(hello, True)

@@ -9,7 +9,6 @@ goes through the real use cases; only the Prefect API is replaced, by
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +16,24 @@ import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.demo_project import (
+    FLOWS,
+    HELLO,
+    SECRET,
+    demo_workspace,
+    gateway,
+    name,
+    run_deploy,
+    run_promote,
+)
 from support.fakes import fake_dependencies
 from support.memory_gateway import InMemoryGateway
 from support.strategies import deployed_states, sluggable_names, version_tags
 
 from flowportal.usecases.applying import Outcome
 from flowportal.usecases.deploy import DeployRequest, deploy
-from flowportal.usecases.promote import PromoteRequest, diff, promote
-from flowportal.workspace import Workspace, load_workspace
+from flowportal.usecases.promote import PromoteRequest, diff
+from flowportal.workspace import Workspace
 from portal_core.deployments import DeployedState
 from portal_core.errors import ConfigError, PlanError
 from portal_core.inventory import build_matrix, classify
@@ -32,81 +41,10 @@ from portal_core.names import DeploymentName
 from portal_core.plan import Action
 from portal_core.tags import VersionTags
 
-ENVIRONMENTS = """\
-project: acme-demo
-image_template: "registry.example.com/{project}:{branch}-{commit}"
-promotion_path: [dev, uat, prod]
-environments:
-  dev:
-    work_pool: {name: dev-pool, type: docker}
-    env: {LOG_LEVEL: debug, ONLY_IN_DEV: "1"}
-    env_file: config/app.{env}.env
-  uat:
-    work_pool: {name: uat-pool, type: docker}
-    env: {LOG_LEVEL: info}
-    secrets: [DB_PASSWORD]
-  prod:
-    work_pool: {name: prod-pool, type: docker, create: true}
-    env: {LOG_LEVEL: warning}
-    paused: false
-"""
-
-STATIC = """\
-hello_world:
-    name: hello_world
-    import_path: flows.hello:hello_world
-    cron: "0 12 * * 1-5"
-    description: Hello World
-    work_pool_name: ecs-pool
-"""
-
-HELLO = '''\
-from prefect import flow
-
-
-@flow
-def hello_world(name: str = "world") -> str:
-    """Say hello."""
-    return f"hello {name}"
-
-
-@flow(name="nightly-etl")
-def etl(day: str) -> None:
-    """Load yesterday's data."""
-'''
-
-REPORT = '''\
-import prefect
-
-
-@prefect.flow
-async def weekly_report() -> None:
-    """Write the weekly report."""
-'''
-
-FLOWS = ("hello_world", "nightly_etl", "weekly_report")
-SECRET = "s3cr3t-Value-that-must-never-print"
-
-
-def name(flow: str, env: str, branch: str = "main") -> str:
-    return DeploymentName.build("acme-demo", branch, flow, env).format()
-
 
 @pytest.fixture
 def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
-    (tmp_path / "config").mkdir()
-    (tmp_path / "config" / "environments.yaml").write_text(ENVIRONMENTS, encoding="utf-8")
-    (tmp_path / "config" / "static_flow_deploy_config.yaml").write_text(STATIC, encoding="utf-8")
-    (tmp_path / "config" / "app.dev.env").write_text('FROM_FILE="yes"\n', encoding="utf-8")
-    (tmp_path / "flows").mkdir()
-    (tmp_path / "flows" / "hello.py").write_text(HELLO, encoding="utf-8")
-    (tmp_path / "flows" / "report.py").write_text(REPORT, encoding="utf-8")
-    monkeypatch.setenv("DB_PASSWORD", SECRET)
-    return load_workspace(tmp_path)
-
-
-def gateway(*pools: str) -> InMemoryGateway:
-    return InMemoryGateway(pools=set(pools))
+    return demo_workspace(tmp_path, monkeypatch)
 
 
 @pytest.fixture
@@ -117,19 +55,6 @@ def dev() -> InMemoryGateway:
 @pytest.fixture
 def uat() -> InMemoryGateway:
     return gateway("uat-pool")
-
-
-def run_deploy(workspace: Workspace, gw: InMemoryGateway, flows: Sequence[str] = ("all",),
-               env: str = "dev", commit: str = "abc1234", **kwargs: Any) -> Outcome:
-    request = DeployRequest(flows=tuple(flows), env=env, branch="main", commit=commit,
-                            package_version="1.0.0", **kwargs)
-    return deploy(workspace, request, fake_dependencies(gw))
-
-
-def run_promote(workspace: Workspace, src_gw: InMemoryGateway, dst_gw: InMemoryGateway,
-                flows: Sequence[str] = (), src: str = "dev", dst: str = "uat", **kwargs: Any) -> Outcome:
-    request = PromoteRequest(src=src, dst=dst, flows=tuple(flows), branch="main", **kwargs)
-    return promote(workspace, request, fake_dependencies(per_env={src: src_gw, dst: dst_gw}))
 
 
 def actions(outcome: Outcome) -> dict[str, Action]:
