@@ -32,6 +32,7 @@ from typing import Any
 import attrs
 
 from portal_core.errors import ConfigError, did_you_mean
+from portal_core.json_values import json_like
 from portal_core.tags import MANAGED_BY, MANAGED_BY_VALUE, make_tag, tag_value
 
 Path = tuple[str | int, ...]
@@ -122,8 +123,8 @@ def _deployment_trigger(item: Any, path: Path) -> dict[str, Any]:
         "name": name,
         "description": description,
         "enabled": enabled,
-        "parameters": _json(own.get("parameters")),
-        "job_variables": _json(own.get("job_variables")),
+        "parameters": json_like(own.get("parameters")),
+        "job_variables": json_like(own.get("job_variables")),
         "schedule_after": schedule_after,
         "trigger": trigger_body(trigger, path, allowed_extra=DEPLOYMENT_FIELDS),
     }
@@ -295,14 +296,6 @@ def duration(value: Any, path: Path) -> float:
     raise ConfigError(f"expected {DURATION_HINT}, got {value!r}", path)
 
 
-def _json(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    return value
-
-
 def _fail(message: str, path: Path) -> Any:
     raise ConfigError(message, path)
 
@@ -362,7 +355,7 @@ def automations_for(deployment_name: str, triggers: Iterable[Mapping[str, Any]])
 
 def body_digest(body: Mapping[str, Any]) -> str:
     """A short, stable hash of what an automation is (key order and containers ignored)."""
-    canonical = json.dumps(_json(body), sort_keys=True, separators=(",", ":"), allow_nan=False)
+    canonical = json.dumps(json_like(body), sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -375,13 +368,13 @@ def automation_body(spec: AutomationSpec, deployment_id: str) -> dict[str, Any]:
         "description": body["description"],
         "enabled": body["enabled"],
         "tags": [make_tag(MANAGED_BY, MANAGED_BY_VALUE), make_tag(SPEC_DIGEST, spec.digest)],
-        "trigger": _json(body["trigger"]),
+        "trigger": json_like(body["trigger"]),
         "actions": [{
             "type": "run-deployment",
             "source": "selected",
             "deployment_id": deployment_id,
-            "parameters": _json(body["parameters"]),
-            "job_variables": _json(body["job_variables"]),
+            "parameters": json_like(body["parameters"]),
+            "job_variables": json_like(body["job_variables"]),
             "schedule_after": body["schedule_after"],
         }],
         "actions_on_trigger": [],

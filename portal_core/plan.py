@@ -23,6 +23,7 @@ from portal_core.automations import (
 )
 from portal_core.deployments import DeployedState, DeploymentSpec
 from portal_core.errors import PlanError
+from portal_core.json_values import json_like
 from portal_core.parameter_schema import describe_schema_changes
 
 REDACTED = "<secret>"
@@ -176,24 +177,13 @@ def _mapping_changes(
     ]
 
 
-def _plain(value: Any) -> Any:
-    """Tuples -> lists, recursively, so equality ignores the container type."""
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if attrs.has(type(value)):
-        return _plain(attrs.asdict(value))
-    return value
-
-
 def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
     """Every difference between a resolved spec (`paused` not None) and a state."""
     changes: list[FieldChange] = []
 
     def compare(field: str, before: Any, after: Any) -> None:
-        if _plain(before) != _plain(after):
-            changes.append(FieldChange(field, _plain(before), _plain(after)))
+        if json_like(before) != json_like(after):
+            changes.append(FieldChange(field, json_like(before), json_like(after)))
 
     compare("flow_name", state.flow_name, spec.flow_name)
     compare("entrypoint", state.entrypoint, spec.entrypoint)
@@ -208,10 +198,10 @@ def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
     compare("work_queue_name", _norm_queue(state.work_queue_name), _norm_queue(spec.work_queue_name))
     old_jv = {k: v for k, v in state.job_variables.items() if k != "env"}
     new_jv = {k: v for k, v in spec.job_variables.items() if k != "env"}
-    changes.extend(_mapping_changes("job_variables", _plain(old_jv), _plain(new_jv)))
+    changes.extend(_mapping_changes("job_variables", json_like(old_jv), json_like(new_jv)))
     changes.extend(_env_changes(state.env_vars, spec.env_vars, spec.secret_names))
-    changes.extend(_mapping_changes("parameters", _plain(state.parameters), _plain(spec.parameters)))
-    if _plain(state.parameter_schema or {}) != _plain(spec.parameter_schema or {}):
+    changes.extend(_mapping_changes("parameters", json_like(state.parameters), json_like(spec.parameters)))
+    if json_like(state.parameter_schema or {}) != json_like(spec.parameter_schema or {}):
         changes.extend(
             FieldChange("parameter_schema", "<changed>", "<changed>", note=line)
             for line in describe_schema_changes(state.parameter_schema, spec.parameter_schema)

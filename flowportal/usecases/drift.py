@@ -17,7 +17,7 @@ from portal_core.deployments import DeploymentFields
 from portal_core.drift import DriftReport, assess
 from portal_core.environment import Environment, EnvValues
 from portal_core.errors import PlanError
-from portal_core.history import ChangeRecord, key_pattern, state_from_applied
+from portal_core.history import ChangeRecord, in_scope, key_pattern, state_from_applied
 from portal_core.names import DeploymentName, normalize_flow_key, slugify
 from portal_core.plan import resolve_paused, resolve_schedules
 from portal_core.promotion import promoted_spec
@@ -82,9 +82,7 @@ def drift(
     wanted = (slugify(config.project, "project"), slugify(env, "environment"))
 
     def ours(name: str) -> bool:
-        parsed = DeploymentName.parse(name)
-        return (parsed is not None and (parsed.project, parsed.env) == wanted
-                and (flow_key is None or parsed.flow_key == flow_key))
+        return in_scope(name, *wanted, flow_key)
 
     states = [s for s in states if ours(s.name)]
     latest = {name: record

@@ -59,7 +59,7 @@ def current_actor(root: Path | None, environ: Mapping[str, str] | None = None) -
         ci_url = f"{server}/{environ['GITHUB_REPOSITORY']}/actions/runs/{environ['GITHUB_RUN_ID']}"
     who = environ.get("GITHUB_ACTOR") or None
     if who is None:
-        from portal_io.git_lifecycle import user_name
+        from portal_io.git import user_name
 
         who = user_name(root or Path.cwd())
     return Actor(who or environ.get("USER") or environ.get("USERNAME") or "unknown", ci_url)

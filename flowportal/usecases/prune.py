@@ -57,7 +57,7 @@ def existing_branches(workspace: Workspace) -> dict[str, str]:
     a remote that cannot be read stops the prune rather than making its
     branches look deleted.
     """
-    from portal_io import git_lifecycle as git
+    from portal_io import git
 
     branches = dict(git.local_branches(workspace.root))
     for remote in git.remotes(workspace.root):
@@ -72,7 +72,7 @@ def existing_branches(workspace: Workspace) -> dict[str, str]:
 
 def flows_at(workspace: Workspace, ref: str) -> frozenset[str] | None:
     """Flow keys defined at a branch tip, by reading its files from git (never importing)."""
-    from portal_io import git_lifecycle as git
+    from portal_io import git
 
     if not ref:
         return None

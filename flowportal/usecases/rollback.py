@@ -43,7 +43,7 @@ class RollbackRequest:
 
 def entrypoint_problem(workspace: Workspace, record: ChangeRecord) -> str | None:
     """Why the record's code version cannot be re-applied from this clone, if it cannot."""
-    from portal_io.git_lifecycle import file_at
+    from portal_io.git import file_at
 
     after = record.after
     entrypoint = (record.applied or {}).get("entrypoint") or ""

@@ -17,6 +17,7 @@ from typing import Any
 
 from portal_core.automations import SeenAutomation
 from portal_core.deployments import DeployedState, DeploymentSpec, Schedule
+from portal_core.json_values import json_like
 
 # What Prefect's client sends when a deployment has no parameter schema.
 EMPTY_PARAMETER_SCHEMA: Mapping[str, Any] = {"type": "object", "properties": {}}
@@ -42,11 +43,11 @@ def deployment_body(spec: DeploymentSpec, flow_id: str) -> dict[str, Any]:
         "concurrency_limit": spec.concurrency_limit,
         "concurrency_options": None,
         "enforce_parameter_schema": bool(spec.enforce_parameter_schema),
-        "parameter_openapi_schema": _plain(spec.parameter_schema) or dict(EMPTY_PARAMETER_SCHEMA),
-        "parameters": _plain(spec.parameters),
+        "parameter_openapi_schema": json_like(spec.parameter_schema) or dict(EMPTY_PARAMETER_SCHEMA),
+        "parameters": json_like(spec.parameters),
         "tags": [str(tag) for tag in spec.tags],
         "labels": {},
-        "pull_steps": [_plain(step) for step in spec.pull_steps],
+        "pull_steps": [json_like(step) for step in spec.pull_steps],
         "work_queue_name": spec.work_queue_name,
         "work_pool_name": spec.work_pool_name,
         "storage_document_id": None,
@@ -54,7 +55,7 @@ def deployment_body(spec: DeploymentSpec, flow_id: str) -> dict[str, Any]:
         "description": spec.description,
         "path": None,
         "entrypoint": spec.entrypoint,
-        "job_variables": _plain(spec.job_variables),
+        "job_variables": json_like(spec.job_variables),
         "version": spec.version,
     }
 
@@ -79,15 +80,6 @@ def flow_body(name: str) -> dict[str, Any]:
 def work_pool_body(name: str, pool_type: str) -> dict[str, Any]:
     """`WorkPoolCreate(name=name, type=pool_type)` with unset fields left out."""
     return {"name": name, "type": pool_type}
-
-
-def _plain(value: Any) -> Any:
-    """Mappings and sequences (attrs-frozen values may hold tuples or mapping proxies) as JSON."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
 
 
 # ---------------------------------------------------------------- answers
