@@ -150,7 +150,7 @@ def trigger_body(item: Mapping[str, Any], path: Path, allowed_extra: Sequence[st
     fields = TRIGGER_FIELDS[kind]
     for key in item:
         if key not in fields:
-            raise ConfigError(f"unknown field {key!r} for a {kind} trigger"
+            raise ConfigError(f"unknown field {key!r} for {'an' if kind == 'event' else 'a'} {kind} trigger"
                               f"{did_you_mean(str(key), (*fields, *allowed_extra))}", (*path, key))
     if kind == "event":
         return _event(item, path)
