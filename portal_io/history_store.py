@@ -184,8 +184,24 @@ class HistoryStore:
         """Delete by id in batches of the server's bulk limit; (deleted ids, problems).
 
         Servers without `bulk_delete` (older or other Prefect APIs) get one
-        DELETE per deployment instead.
+        DELETE per deployment instead. The automations a deployment owns (its
+        triggers) go first: the server would keep them, running nothing, and it
+        answers 503 to deleting them once their deployment is gone. A deployment
+        whose automations could not be deleted is kept, so a re-run finishes it.
         """
+        problems: list[str] = []
+        clear = []
+        for deployment_id in ids:
+            try:
+                self._call("DELETE", f"/automations/owned-by/prefect.deployment.{deployment_id}", None,
+                           f"deleting the automations of deployment {deployment_id}")
+                clear.append(deployment_id)
+            except HistoryError as err:
+                problems.append(str(err))
+        deleted, more = self._delete_deployments(clear)
+        return deleted, problems + more
+
+    def _delete_deployments(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
         deleted: list[str] = []
         problems: list[str] = []
         bulk = True

@@ -201,6 +201,11 @@ def test_prune_deletes_only_owned_deployments_of_gone_branches(
         "tags": [f"PROJECT_NAME={project}", "BRANCH_NAME=feature/a"]})
     git(tmp_path, "branch", "-q", "-D", "feature/a")
     before = names_in(prefect_api_url, project)
+    (doomed,) = PrefectGateway(prefect_api_url).read_deployments(names=[f"{project}--feature-a--other--dev"])
+    trigger = {"name": "owned", "trigger": {"type": "event", "posture": "Reactive", "threshold": 1},
+               "actions": [{"type": "run-deployment", "source": "selected", "deployment_id": doomed.id}],
+               "owner_resource": f"prefect.deployment.{doomed.id}"}
+    owned = api(prefect_api_url, "POST", "/automations/", trigger)["id"]
     gone = {f"{project}--feature-a--{f}--dev" for f in ("hello-world", "other")}
 
     planned = cli(tmp_path, "prune", "--env", "dev", "--dry-run", env={"COLUMNS": "250"})
@@ -212,6 +217,8 @@ def test_prune_deletes_only_owned_deployments_of_gone_branches(
     outcome = portal.prune("dev")
     assert outcome.exit_code == 0 and set(outcome.deleted) == gone
     assert names_in(prefect_api_url, project) == before - gone
+    remaining = {a["id"] for a in api(prefect_api_url, "POST", "/automations/filter", {})}
+    assert owned not in remaining  # its triggers went with the deployment
     assert f"{project}--feature-a--hand-made--dev" in names_in(prefect_api_url, project)
     assert names_in(prefect_api_url, foreign) == {f"{foreign}--main--hello-world--dev"}
     pruned = [r for r in portal.history("dev").records if r.verb == "prune"]

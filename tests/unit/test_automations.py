@@ -121,9 +121,8 @@ def _sets_sorted(value: Any) -> Any:
 
 @given(st.lists(deployment_triggers(), min_size=1, max_size=3))
 def test_each_body_is_what_prefects_client_sends_for_the_same_trigger(triggers: list[dict[str, Any]]) -> None:
-    from pydantic import TypeAdapter
-
     from prefect.events.schemas.deployment_triggers import DeploymentTriggerTypes
+    from pydantic import TypeAdapter
 
     adapter: TypeAdapter[Any] = TypeAdapter(DeploymentTriggerTypes)
     for index, (spec, raw) in enumerate(zip(specs_of(triggers), triggers, strict=True), start=1):
@@ -305,7 +304,7 @@ def test_iso_durations_are_seconds(whole: int, minutes: int, hours: int) -> None
 
 def test_an_environment_gives_the_deployments_concurrency_limit_unless_the_flow_does() -> None:
     from portal_core.config import EnvironmentConfig, StaticFlowConfig, WorkPoolConfig
-    from portal_core.environment import EnvValues, Environment, environment_settings
+    from portal_core.environment import Environment, EnvValues, environment_settings
 
     env = Environment.build("dev", EnvironmentConfig(work_pool=WorkPoolConfig("p"), concurrency_limit=1))
     assert environment_settings(env, StaticFlowConfig(), "f", "n", EnvValues()).concurrency_limit == 1
