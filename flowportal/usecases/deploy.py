@@ -19,6 +19,7 @@ from portal_core.deploy import (
     select_flows,
     uncommitted_paths,
 )
+from portal_core.naming_style import flow_name_for
 from portal_core.plan import with_automations
 
 if TYPE_CHECKING:
@@ -85,7 +86,9 @@ def deploy(
     target, gateway = deps.prefect(workspace, environment, reporter.step)
 
     names = deployment_names(flows, config.project, context.branch, environment)
-    current = with_automations(gateway.read_deployments(names=names), gateway.read_automations())
+    states, automations = gateway.read_for_plan(
+        names, flow_names=[flow_name_for(config.flow_name_style, f) for f in flows])
+    current = with_automations(states, automations)
     read = deps.schemas(workspace.root, [f.entrypoint for f in flows])  # from source, never run
     for result in read.values():
         for warning in result.warnings:

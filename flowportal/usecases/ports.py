@@ -43,6 +43,13 @@ class DeploymentGateway(Protocol):
 
     def read_automations(self) -> list[SeenAutomation]: ...
 
+    def read_for_plan(
+        self, names: Sequence[str], flow_names: Sequence[str] = ()
+    ) -> tuple[list[DeployedState], list[SeenAutomation]]:
+        """The deployments of `names` and every automation, at once; `flow_names` are the
+        flows the plan will write under (a hint that saves the writes a lookup)."""
+        ...
+
     def write_automations(self, deployment_id: str, writes: Sequence[AutomationWrite]) -> str | None:
         """Apply one deployment's automation writes; the first failure as one line, else None."""
         ...

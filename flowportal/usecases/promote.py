@@ -49,8 +49,8 @@ def promote(
     source_states = source.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project)])
     values = workspace.env_values(target_env)
     wanted_names = target_names(source_states, request.dst)
-    target_states = (with_automations(destination.read_deployments(names=wanted_names),
-                                      destination.read_automations()) if wanted_names else [])
+    target_states = (with_automations(*destination.read_for_plan(
+        wanted_names, flow_names=sorted({s.flow_name for s in source_states}))) if wanted_names else [])
     plan = plan_promotion(config, request.src, request.dst, branch, list(request.flows),
                           source_states, target_states, values, request.force, request.adopt)
     pools = check_pools(plan, destination, target_env) if not request.dry_run else []

@@ -98,6 +98,21 @@ class PrefectGateway:
         """
         if names is not None and not names:
             return []
+        return self._read(names, tags_all)[0]
+
+    def read_for_plan(
+        self, names: Sequence[str], flow_names: Sequence[str] = ()
+    ) -> tuple[list[DeployedState], list[SeenAutomation]]:
+        """What planning a deploy needs from its target, in one round trip: the
+        deployments of `names`, every automation, and the ids of `flow_names` (the
+        flows the plan writes under, so the writes need no lookup either)."""
+        states, seen = self._read(names, (), flow_names, automations=True)
+        return states, seen or []
+
+    def _read(
+        self, names: Sequence[str] | None, tags_all: Sequence[str], flow_names: Sequence[str] = (),
+        automations: bool = False,
+    ) -> tuple[list[DeployedState], list[SeenAutomation] | None]:
         deployment_filter: dict[str, Any] = {}
         if names is not None:
             deployment_filter["name"] = {"any_": sorted(set(names))}
@@ -111,21 +126,58 @@ class PrefectGateway:
 
         try:
             with ThreadPoolExecutor(self.read_parallelism) as pool:
-                counted = pool.submit(self._post, "/deployments/count",
-                                      {"deployments": body["deployments"]}, what, count_of)
-                first = pool.submit(self._post, "/deployments/filter",
-                                    {**body, "limit": self.page_size, "offset": 0}, what, deployments)
-                items = self._pages("/deployments/filter", body, counted.result(), first.result(),
-                                    what, deployments, pool)
-                flow_names = self._flow_names(
-                    sorted({str(i["flow_id"]) for i in items if i.get("flow_id")}), pool)
+                if names is not None and not names:
+                    items: list[Mapping[str, Any]] = []
+                    counted = first = None
+                else:
+                    counted = pool.submit(self._post, "/deployments/count",
+                                          {"deployments": body["deployments"]}, what, count_of)
+                    first = pool.submit(self._post, "/deployments/filter",
+                                        {**body, "limit": self.page_size, "offset": 0}, what, deployments)
+                seen = pool.submit(self._automations, pool) if automations else None
+                known = pool.submit(self._known_flows, sorted(set(flow_names))) if flow_names else None
+                if counted is not None and first is not None:
+                    items = self._pages("/deployments/filter", body, counted.result(), first.result(),
+                                        what, deployments, pool)
+                if known is not None:
+                    known.result()
+                flow_ids = sorted({str(i["flow_id"]) for i in items if i.get("flow_id")})
+                with self._flows_lock:
+                    names_of = {flow_id: name for name, flow_id in self._flow_ids.items()}
+                names_of.update(self._flow_names([i for i in flow_ids if i not in names_of], pool))
+                found = seen.result() if seen is not None else None
             try:
-                return [state_of(item, flow_names) for item in items]
+                return [state_of(item, names_of) for item in items], found
             except (ValueError, TypeError, KeyError) as err:
                 raise self.http.fail(what, f"unexpected answer from the Prefect API at "
                                            f"{self.http.redactor.text(self.api_url)}: {err}") from None
         finally:
             self.http.close()
+
+    def read_automations(self) -> list[SeenAutomation]:
+        """Every automation, every page: the API cannot filter by owner or by the
+        deployment an action runs, and a workspace has few automations."""
+        try:
+            with ThreadPoolExecutor(self.read_parallelism) as pool:
+                return self._automations(pool)
+        finally:
+            self.http.close()
+
+    def _automations(self, pool: ThreadPoolExecutor) -> list[SeenAutomation]:
+        what = "reading automations"
+
+        def automations(answer: Any) -> list[Mapping[str, Any]]:
+            return objects_of(answer, "automations", "id", "name")
+
+        body = {"sort": "NAME_ASC"}
+        first = self._post("/automations/filter", {**body, "limit": self.page_size, "offset": 0},
+                           what, automations)
+        items = self._pages("/automations/filter", body, None, first, what, automations, pool)
+        try:
+            return [seen_automation_of(item) for item in items]
+        except (ValueError, TypeError, KeyError) as err:
+            raise self.http.fail(what, f"unexpected answer from the Prefect API at "
+                                       f"{self.http.redactor.text(self.api_url)}: {err}") from None
 
     def _flow_names(self, flow_ids: Sequence[str], pool: ThreadPoolExecutor) -> dict[str, str]:
         """id -> name for `flow_ids`; also remembered name -> id for writes."""
@@ -151,28 +203,6 @@ class PrefectGateway:
                                "reading flows", lambda a: objects_of(a, "flows", "id", "name"))
             with self._flows_lock:
                 self._flow_ids.update({str(f["name"]): str(f["id"]) for f in found})
-
-    def read_automations(self) -> list[SeenAutomation]:
-        """Every automation, every page: the API cannot filter by owner or by the
-        deployment an action runs, and a workspace has few automations."""
-        what = "reading automations"
-
-        def automations(answer: Any) -> list[Mapping[str, Any]]:
-            return objects_of(answer, "automations", "id", "name")
-
-        try:
-            with ThreadPoolExecutor(self.read_parallelism) as pool:
-                body = {"sort": "NAME_ASC"}
-                first = self._post("/automations/filter", {**body, "limit": self.page_size, "offset": 0},
-                                   what, automations)
-                items = self._pages("/automations/filter", body, None, first, what, automations, pool)
-            try:
-                return [seen_automation_of(item) for item in items]
-            except (ValueError, TypeError, KeyError) as err:
-                raise self.http.fail(what, f"unexpected answer from the Prefect API at "
-                                           f"{self.http.redactor.text(self.api_url)}: {err}") from None
-        finally:
-            self.http.close()
 
     def write_automations(self, deployment_id: str, writes: Sequence[AutomationWrite]) -> str | None:
         """Make a deployment's automations what its plan says: one request per write.

@@ -105,6 +105,11 @@ class InMemoryGateway:
             if (wanted is None or name in wanted) and all(t in state.tags for t in tags_all)
         ]
 
+    def read_for_plan(
+        self, names: Sequence[str], flow_names: Sequence[str] = ()
+    ) -> tuple[list[DeployedState], list[SeenAutomation]]:
+        return self.read_deployments(names=names), self.read_automations()
+
     def read_automations(self) -> list[SeenAutomation]:
         return sorted(self.automations.values(), key=lambda a: a.name)
 
