@@ -120,10 +120,12 @@ def history_store(
 
 
 def read_schemas(root: Path, entrypoints: Sequence[str]) -> Mapping[str, SchemaResult]:
-    """Schemas read from each flow's source text: the flow's module is never imported or run."""
+    """Schemas read from each flow's source text: the flow's module is never imported or run
+    (kept in the project's cache by content, so unchanged files are not parsed again)."""
+    from flowportal.workspace import STATE_DIR
     from portal_io.flow_sources import read_parameter_schemas
 
-    return read_parameter_schemas(root, entrypoints)
+    return read_parameter_schemas(root, entrypoints, cache_dir=root / STATE_DIR / "cache")
 
 
 # --------------------------------------------------------------------------- git

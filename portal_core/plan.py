@@ -177,12 +177,18 @@ def _mapping_changes(
     ]
 
 
+def _same(before: Any, after: Any) -> bool:
+    """Equal as JSON; plain equality first, since it is what nearly every compare finds
+    (a no-op re-deploy compares every field of every deployment)."""
+    return bool(before == after) or json_like(before) == json_like(after)
+
+
 def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
     """Every difference between a resolved spec (`paused` not None) and a state."""
     changes: list[FieldChange] = []
 
     def compare(field: str, before: Any, after: Any) -> None:
-        if json_like(before) != json_like(after):
+        if not _same(before, after):
             changes.append(FieldChange(field, json_like(before), json_like(after)))
 
     compare("flow_name", state.flow_name, spec.flow_name)
@@ -198,10 +204,12 @@ def diff(spec: DeploymentSpec, state: DeployedState) -> tuple[FieldChange, ...]:
     compare("work_queue_name", _norm_queue(state.work_queue_name), _norm_queue(spec.work_queue_name))
     old_jv = {k: v for k, v in state.job_variables.items() if k != "env"}
     new_jv = {k: v for k, v in spec.job_variables.items() if k != "env"}
-    changes.extend(_mapping_changes("job_variables", json_like(old_jv), json_like(new_jv)))
+    if not _same(old_jv, new_jv):
+        changes.extend(_mapping_changes("job_variables", json_like(old_jv), json_like(new_jv)))
     changes.extend(_env_changes(state.env_vars, spec.env_vars, spec.secret_names))
-    changes.extend(_mapping_changes("parameters", json_like(state.parameters), json_like(spec.parameters)))
-    if json_like(state.parameter_schema or {}) != json_like(spec.parameter_schema or {}):
+    if not _same(state.parameters, spec.parameters):
+        changes.extend(_mapping_changes("parameters", json_like(state.parameters), json_like(spec.parameters)))
+    if not _same(state.parameter_schema or {}, spec.parameter_schema or {}):
         changes.extend(
             FieldChange("parameter_schema", "<changed>", "<changed>", note=line)
             for line in describe_schema_changes(state.parameter_schema, spec.parameter_schema)
