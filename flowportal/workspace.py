@@ -10,23 +10,21 @@ import functools
 import os
 from collections.abc import Collection, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import attrs
 
-from portal_core.config import (
-    EnvironmentsFile,
-    ProjectConfig,
-    build_environments,
-    build_project_config,
-    build_static_flows,
-)
-from portal_core.discovery import Discovery
-from portal_core.env_file import render_env_file
-from portal_core.environment import Environment, EnvValues
 from portal_core.errors import ConfigError, DiscoveryError
-from portal_core.validation import is_inside, path_text_problem
-from portal_io.project_files import read_dotenv, read_pyproject
-from portal_io.yaml_files import YamlDocument, load_yaml
+
+if TYPE_CHECKING:
+    from portal_core.config import EnvironmentsFile, ProjectConfig
+    from portal_core.discovery import Discovery
+    from portal_core.environment import Environment, EnvValues
+    from portal_io.yaml_files import YamlDocument
+
+# The config model, its YAML reader and the environment rules are imported by the
+# functions that use them: `list-flows --root` needs none of them, and every
+# command pays for each module it imports at start-up.
 
 ENVIRONMENTS_FILE = "config/environments.yaml"
 STATIC_FLOWS_FILE = "config/static_flow_deploy_config.yaml"
@@ -58,6 +56,10 @@ class Workspace:
 
     def env_values(self, environment: Environment, environ: Mapping[str, str] | None = None) -> EnvValues:
         """The environment's dotenv file and the values of its secrets, read now."""
+        from portal_core.env_file import render_env_file
+        from portal_core.environment import EnvValues
+        from portal_io.project_files import read_dotenv
+
         env = environment.config
         environ = os.environ if environ is None else environ
         from_file = {}
@@ -103,6 +105,8 @@ def _resolved(path: Path) -> str:
 
 
 def _inside_root(root: Path, relative: str) -> bool:
+    from portal_core.validation import is_inside
+
     return is_inside(_resolved(root), _resolved(root / relative))
 
 
@@ -132,6 +136,8 @@ def _check_paths(root: Path, doc: YamlDocument, environments: EnvironmentsFile) 
     running from the repository cannot import; `env_file` and `working_dir`
     outside it would read or point at files nobody reviewed with the code.
     """
+    from portal_core.validation import path_text_problem
+
     for key_path, value in _config_paths(environments):
         if value is not None and (problem := path_text_problem(value, key_path[-1])):
             raise doc.error(ConfigError(problem, key_path))
@@ -192,6 +198,10 @@ class _KnownTimezones(Collection[str]):
 
 def load_workspace(root: Path) -> Workspace:
     """Read and validate the project's config; every problem is one located `ConfigError`."""
+    from portal_core.config import build_environments, build_project_config, build_static_flows
+    from portal_io.project_files import read_pyproject
+    from portal_io.yaml_files import load_yaml
+
     environments_path = root / ENVIRONMENTS_FILE
     if not os.path.lexists(environments_path):
         raise ConfigError(
