@@ -66,6 +66,22 @@ def test_the_console_script_lists_its_commands_without_heavy_imports() -> None:
     assert heavy(loaded_after(code), NOT_FOR_LIST) == []
 
 
+def test_the_console_script_defers_unittest_mock_and_invoke_mock_context_still_works() -> None:
+    code = (
+        "from flowportal.cli import program\n"
+        + RUN.replace("ARGV", "['flowportal', '--list']")
+        + "import sys\n"
+        "assert 'unittest.mock' not in sys.modules and 'asyncio' not in sys.modules, 'loaded'\n"
+        "from invoke import MockContext, Result\n"
+        "context = MockContext(run={'echo hi': Result('hi')})\n"
+        "assert context.run('echo hi').stdout == 'hi'\n"
+        "import unittest.mock\n"
+        "assert isinstance(context.run, unittest.mock.Mock) and context.run.call_count == 1\n"
+        "assert callable(unittest.mock.patch)\n"
+    )
+    loaded_after(code)  # check=True: any failed assertion fails the test
+
+
 def test_invoke_list_in_this_repository_loads_tasks_py_without_heavy_imports() -> None:
     # invoke's own program, finding and importing this repository's tasks.py.
     code = "from invoke.main import program\n" + RUN.replace("ARGV", "['invoke', '--list']")
