@@ -1,6 +1,6 @@
 """Start-up: how long the everyday read-only commands take as whole processes.
 
-    python benchmarks/startup.py [--runs 10] [--no-compile] [--only 'invoke --list,...']
+    python benchmarks/startup.py [--runs 10] [--no-compile] [--only 'invoke --list,...'] [--repo DIR]
 
 Each command runs `--runs` times in a fresh process from the repository root,
 the way a developer types it: `invoke --list`, `flowportal --list`,
@@ -9,6 +9,10 @@ run of every command, then the next round), so a change in the machine's load
 hits every command alike. Two reference processes run in the same rounds:
 an empty interpreter and one that only imports `invoke`. Every command
 needs the latter, so it is the floor that none of our code can go below.
+
+`--repo` runs the commands in another checkout (e.g. an export of an older
+commit, with `PYTHONPATH` pointing at it so that its code is the one imported),
+to compare before and after on the same machine and load.
 
 Before timing, the repository's packages are byte-compiled (`compileall`), as
 an installed package is, and every command runs once untimed, so the numbers
@@ -66,11 +70,11 @@ def commands() -> dict[str, list[str]]:
 REFERENCES = ("python -c pass", "python -c 'import invoke'")
 
 
-def run_once(argv: list[str]) -> tuple[float, float]:
+def run_once(argv: list[str], repo: Path = REPO) -> tuple[float, float]:
     """Wall and CPU (user + system) seconds of one fresh process; it must succeed."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    done = subprocess.run(argv, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                           check=False)
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -84,6 +88,7 @@ def run_once(argv: list[str]) -> tuple[float, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=10, help="timed runs of each command")
+    parser.add_argument("--repo", type=Path, default=REPO, help="checkout to run the commands in")
     parser.add_argument("--no-compile", action="store_true", help="skip compileall")
     parser.add_argument("--only", default="",
                         help="comma list of commands to time, e.g. 'invoke --list,flowportal --list'")
@@ -91,8 +96,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_compile:
         for package in PACKAGES:
-            compileall.compile_dir(str(REPO / package), quiet=1)
-        compileall.compile_file(str(REPO / "tasks.py"), quiet=1)
+            compileall.compile_dir(str(args.repo / package), quiet=1)
+        compileall.compile_file(str(args.repo / "tasks.py"), quiet=1)
     chosen = commands()
     if args.only:
         wanted = {name.strip() for name in args.only.split(",")}
@@ -101,13 +106,14 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"unknown command(s) {sorted(unknown)}; choose from {sorted(chosen)}")
         chosen = {name: cmd for name, cmd in chosen.items() if name in REFERENCES or name in wanted}
     for cmd in chosen.values():  # warm-up: OS file cache, bytecode, discovery cache
-        run_once(cmd)
+        run_once(cmd, args.repo)
+        run_once(cmd, args.repo)
 
     walls: dict[str, list[float]] = {name: [] for name in chosen}
     cpus: dict[str, list[float]] = {name: [] for name in chosen}
     for _ in range(args.runs):
         for name, cmd in chosen.items():
-            wall, cpu = run_once(cmd)
+            wall, cpu = run_once(cmd, args.repo)
             walls[name].append(wall)
             cpus[name].append(cpu)
 
