@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 #: library, the server and API adapters, the config and plan models.
 NOT_FOR_LIST = ("rich", "prefect", "ruamel", "cattrs", "portal_io.local_server", "portal_io.prefect_api",
                 "portal_core.config", "portal_core.plan", "portal_core.environment", "httpx", "ghapi")
-#: list-flows prints a rich table, and the discovery cache is read with cattrs;
-#: the rest stays out (in a project, once the config memo holds).
-NOT_FOR_LIST_FLOWS = ("prefect", "ruamel", "portal_io.local_server", "portal_io.prefect_api",
+#: list-flows prints a rich table; the rest stays out (in a project, once the
+#: config memo holds: no YAML library, no config model or its structuring library).
+NOT_FOR_LIST_FLOWS = ("prefect", "ruamel", "cattrs", "portal_io.local_server", "portal_io.prefect_api",
                       "portal_core.config", "portal_core.plan", "portal_core.environment", "httpx",
                       "ghapi", "portal_io.yaml_files")
 
