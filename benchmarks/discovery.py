@@ -1,6 +1,7 @@
 """Flow discovery: flowportal vs the seed SDK, side by side in one run.
 
     python benchmarks/discovery.py [--files 5000] [--repeat 3] [--flow-share 0.02] [--no-seed]
+                                   [--cli-runs 5]
 
 Generates a deterministic tree of N Python files (about 22 MB for 5,000: mostly
 ordinary modules, some Prefect task modules that mention flows, some flow
@@ -11,7 +12,11 @@ in nested folders) under `benchmarks/.work/` (git-ignored), then times:
   (its per-file `print`s go to /dev/null, which only flatters it);
 * flowportal cold (no cache), best of `--repeat`;
 * flowportal writing its cache (one run);
-* flowportal warm (cache present, nothing changed), best of `--repeat`.
+* flowportal warm (cache present, nothing changed), best of `--repeat`;
+* as whole processes (`--cli-runs`, default 5, 0 skips), with the cache warm:
+  `flowportal list-flows --root <tree>` against `flowportal list-flows` in a
+  project whose `flows_root` is the same tree, as a ratio (target: `--root`
+  within 1.2x of project mode, both reading their discovery cache).
 
 Every contender reads files the OS has just cached in memory, so the numbers
 compare parsing work, not disk speed.
@@ -20,10 +25,15 @@ compare parsing work, not disk speed.
 from __future__ import annotations
 
 import argparse
+import compileall
 import contextlib
+import json
 import os
 import random
+import resource
 import shutil
+import statistics
+import subprocess
 import sys
 import textwrap
 import time
@@ -272,6 +282,76 @@ def seed_runner(tree: Tree) -> Callable[[], int] | str:
     return run
 
 
+PROJECT_CONFIG = """\
+# Written by benchmarks/discovery.py: the generated tree as a flowportal project.
+flows_root: .
+environments:
+  dev: {}
+"""
+
+
+def make_project(tree: Tree) -> None:
+    """Turn the tree's root into a project whose `flows_root` is the whole tree, so that
+    project mode and `--root` scan exactly the same files."""
+    (tree.root / "config").mkdir(exist_ok=True)
+    (tree.root / "config" / "environments.yaml").write_text(PROJECT_CONFIG)
+    (tree.root / "pyproject.toml").write_text('[project]\nname = "discovery-bench"\n')
+
+
+def _console_script() -> str:
+    beside = Path(sys.executable).parent / "flowportal"
+    return str(beside) if beside.exists() else shutil.which("flowportal") or "flowportal"
+
+
+def run_process(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float, str]:
+    """Wall and CPU (user + system) seconds of one fresh process, and its stdout."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(argv)} exited {done.returncode}: {done.stderr.strip()}")
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, done.stdout
+
+
+def compare_root_and_project(tree: Tree, runs: int) -> tuple[Timing, Timing]:
+    """Median wall and CPU of `list-flows --root TREE` and of `list-flows` in the project.
+
+    Both run warm: the discovery cache (the user's cache for `--root`, keyed by the
+    directory; `.portal/cache` for the project) and the project's config memo are
+    written by untimed runs first. The timed runs alternate, so load changes hit
+    both alike. The flows listed must be the same.
+    """
+    for package in ("portal_core", "portal_io", "flowportal"):
+        compileall.compile_dir(str(REPO / package), quiet=1)
+    make_project(tree)
+    env = {**os.environ, "XDG_CACHE_HOME": str(WORK / "xdg-cache")}
+    shutil.rmtree(WORK / "xdg-cache", ignore_errors=True)
+    shutil.rmtree(tree.root / ".portal", ignore_errors=True)
+    script = _console_script()
+    with_root = [script, "list-flows", "--json", "--root", str(tree.root)]
+    in_project = [script, "list-flows", "--json"]
+    time.sleep(1.1)  # config just written: the memo only trusts files settled for a second
+    outputs = {}
+    for argv in (with_root, in_project, with_root, in_project):
+        outputs[argv is with_root] = run_process(argv, tree.root, env)[2]
+    keys = {mode: sorted(r["name"] for r in json.loads(out)) for mode, out in outputs.items()}
+    if keys[True] != keys[False]:
+        raise SystemExit("list-flows --root and project mode listed different flows")
+    timings: dict[bool, list[tuple[float, float]]] = {True: [], False: []}
+    for _ in range(runs):
+        for argv in (with_root, in_project):
+            wall, cpu, _out = run_process(argv, tree.root, env)
+            timings[argv is with_root].append((wall, cpu))
+
+    def median(mode: bool) -> Timing:
+        walls, cpus = zip(*timings[mode], strict=True)
+        return Timing(statistics.median(walls), statistics.median(cpus), len(keys[mode]))
+
+    return median(True), median(False)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=5000)
@@ -281,6 +361,8 @@ def main(argv: list[str] | None = None) -> int:
         "--flow-share", type=float, default=0.02, help="fraction of modules defining flows"
     )
     parser.add_argument("--no-seed", action="store_true", help="do not time the seed SDK")
+    parser.add_argument("--cli-runs", type=int, default=5,
+                        help="whole-process runs of list-flows --root vs project mode (0: skip)")
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(REPO))
@@ -337,6 +419,20 @@ def main(argv: list[str] | None = None) -> int:
         else:
             ratios = f"{seed.wall / t.wall:14.1f}x {seed.cpu / t.cpu:6.1f}x"
         print(f"{label:32} {t.wall:8.4f} {t.cpu:8.4f} {t.flows:6d} {ratios}")
+    if args.cli_runs > 0:
+        with_root, in_project = compare_root_and_project(tree, args.cli_runs)
+        print()
+        print(f"whole process, warm, median of {args.cli_runs} (`flowportal list-flows --json`):")
+        header = f"{'mode':32} {'wall s':>8} {'cpu s':>8} {'flows':>6}"
+        print(header)
+        print("-" * len(header))
+        for label, t in (("--root <tree>", with_root), ("project (flows_root: the tree)", in_project)):
+            print(f"{label:32} {t.wall:8.4f} {t.cpu:8.4f} {t.flows:6d}")
+        ratio_wall, ratio_cpu = with_root.wall / in_project.wall, with_root.cpu / in_project.cpu
+        verdict = "PASS" if ratio_wall <= 1.2 else "FAIL"
+        print(f"--root / project: wall {ratio_wall:.2f}x, cpu {ratio_cpu:.2f}x "
+              f"(target <= 1.2x wall): {verdict}")
+        ok = ok and ratio_wall <= 1.2
     return 0 if ok else 1
 
 

@@ -12,13 +12,16 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from portal_core.discovery import Discovery
-from portal_core.plan import Action, Change, Plan
 from portal_core.redaction import Redactor
 
-_SYMBOLS = {Action.CREATE: ("+", "green"), Action.UPDATE: ("~", "yellow"), Action.UNCHANGED: ("=", "dim")}
+if TYPE_CHECKING:  # for types only: `list-flows` and `--list` must not pay for the plan model
+    from portal_core.discovery import Discovery
+    from portal_core.plan import Change, Plan
+
+# By `Action` value: a plan's changes carry the enum, which is a `str`.
+_SYMBOLS = {"create": ("+", "green"), "update": ("~", "yellow"), "unchanged": ("=", "dim")}
 
 
 _redactor = Redactor()
@@ -106,9 +109,9 @@ def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
 
 
 def _change_lines(change: Change) -> list[str]:
-    symbol, colour = _SYMBOLS[change.action]
+    symbol, colour = _SYMBOLS[change.action.value]
     head = f"[{colour}]{symbol} {change.action.value:<9}[/] {escape(change.name)}"
-    if change.action is Action.CREATE:
+    if change.action.value == "create":
         head += f"  [dim]version {escape(change.spec.version)}[/]"
     if change.adopted_flow is not None:
         head += f"  [cyan]adopt[/] [dim](kept under flow '{escape(change.adopted_flow)}')[/]"

@@ -17,6 +17,11 @@ import attrs
 
 MASK = "<secret>"
 
+#: Variables that hold credentials whatever the config says. Here, beside the
+#: masking, so that a command can mask them before (or without) loading the
+#: environment model; `portal_core.environment.secret_variable_names` starts from them.
+CREDENTIAL_VARIABLES = ("PREFECT_API_KEY", "GITHUB_TOKEN", "GH_TOKEN")
+
 # scheme://user:password@ -> scheme://user:<secret>@ ; scheme://token@ -> scheme://<secret>@
 _URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^\s/@'\"<>]+)@")
 

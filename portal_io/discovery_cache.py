@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import cattrs
 
 from portal_core.discovery import ParseResult, SourceError
 from portal_core.flows import FlowRecord
@@ -36,29 +35,82 @@ CACHE_FILE_NAME = "discovery.json"
 #: are dropped instead of serving stale answers.
 CACHE_FORMAT = 1
 
-_converter = cattrs.Converter()
-
 _EMPTY = ParseResult()
+
+# Records are written and read field by field (not through a generic structuring
+# library): every `list-flows` reads this file, and importing and generating
+# converters cost more than the lookups themselves. Reading is strict: a field of
+# the wrong type makes the whole cache unusable (treated as empty), never a wrong flow.
+_FLOW_TEXT = ("key", "original_name", "function_name", "description", "relative_path")
+_FLOW_FLAGS = ("is_async", "has_explicit_name")
+
+
+def _text(data: dict[str, Any], name: str) -> str:
+    value = data[name]
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: not a string")
+    return value
+
+
+def _number(data: dict[str, Any], name: str) -> int:
+    value = data[name]
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name}: not an integer")
+    return value
+
+
+def _flow_to_json(flow: FlowRecord) -> dict[str, Any]:
+    return {**{name: getattr(flow, name) for name in _FLOW_TEXT}, "line_number": flow.line_number,
+            "grouping": list(flow.grouping), **{name: getattr(flow, name) for name in _FLOW_FLAGS}}
+
+
+def _flow_from_json(data: Any) -> FlowRecord:
+    if not isinstance(data, dict):
+        raise TypeError("flow: not an object")
+    grouping = data.get("grouping", [])
+    if not isinstance(grouping, list) or not all(isinstance(part, str) for part in grouping):
+        raise TypeError("grouping: not a list of strings")
+    flags = {name: data.get(name, False) for name in _FLOW_FLAGS}
+    if not all(isinstance(flag, bool) for flag in flags.values()):
+        raise TypeError("flags: not booleans")
+    return FlowRecord(
+        key=_text(data, "key"),
+        original_name=_text(data, "original_name"),
+        function_name=_text(data, "function_name"),
+        description=_text(data, "description"),
+        relative_path=_text(data, "relative_path"),
+        line_number=_number(data, "line_number"),
+        grouping=tuple(grouping),
+        is_async=flags["is_async"],
+        has_explicit_name=flags["has_explicit_name"],
+    )
+
+
+def _error_to_json(error: SourceError) -> dict[str, Any]:
+    return {"relative_path": error.relative_path, "line": error.line, "message": error.message}
+
+
+def _error_from_json(data: Any) -> SourceError:
+    if not isinstance(data, dict):
+        raise TypeError("error: not an object")
+    return SourceError(_text(data, "relative_path"), _number(data, "line"), _text(data, "message"))
 
 
 def _result_to_json(result: ParseResult) -> dict[str, Any] | None:
     if not result.flows and result.error is None:
         return None  # most files: keep the cache small
     return {
-        "flows": [_converter.unstructure(f) for f in result.flows],
-        "error": _converter.unstructure(result.error) if result.error else None,
+        "flows": [_flow_to_json(f) for f in result.flows],
+        "error": _error_to_json(result.error) if result.error else None,
     }
 
 
 def _result_from_json(data: dict[str, Any] | None) -> ParseResult:
     if data is None:
         return _EMPTY
-    flows = tuple(_converter.structure(f, FlowRecord) for f in data["flows"])
+    flows = tuple(_flow_from_json(f) for f in data["flows"])
     error = data["error"]
-    return ParseResult(
-        flows=flows,
-        error=_converter.structure(error, SourceError) if error is not None else None,
-    )
+    return ParseResult(flows=flows, error=_error_from_json(error) if error is not None else None)
 
 
 @attrs.define
@@ -108,7 +160,6 @@ class DiscoveryCache:
             IndexError,
             AttributeError,
             RecursionError,
-            cattrs.BaseValidationError,
         ):
             return cache
         cache._entries = entries

@@ -74,10 +74,14 @@ def protect(environments: Any = ()) -> None:
     """Tell the output layer which values are secret: those of the environments'
     `secrets:` and API key variables, and of the usual credential variables."""
     from flowportal import render
-    from portal_core.environment import secret_variable_names
-    from portal_core.redaction import Redactor
+    from portal_core.redaction import CREDENTIAL_VARIABLES, Redactor
 
-    names = secret_variable_names(environments)
+    environments = tuple(environments)
+    names: frozenset[str] = frozenset(CREDENTIAL_VARIABLES)
+    if environments:  # the environment model is costly to import: only when there is config
+        from portal_core.environment import secret_variable_names
+
+        names = secret_variable_names(environments)
     render.use_redactor(Redactor([os.environ[n] for n in sorted(names) if os.environ.get(n)]))
 
 

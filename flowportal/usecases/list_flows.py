@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 from flowportal.project import find_project_root
-from flowportal.workspace import ENVIRONMENTS_FILE, discover_flows, load_workspace, user_cache_dir
+from flowportal.workspace import ENVIRONMENTS_FILE, discover_flows, discover_project_flows, user_cache_dir
 from portal_core.discovery import Discovery, flow_to_record
 
 
@@ -43,6 +43,9 @@ def list_flows(root: Path | None, cwd: Path) -> FlowListing:
         return FlowListing(root, discover_flows(root, cache_dir=user_cache_dir(root)))
     project = find_project_root(cwd)
     if (project / ENVIRONMENTS_FILE).is_file():
-        workspace = load_workspace(project)
-        return FlowListing(project, workspace.discover())
+        # The config is validated as by every command, through a memo that spares
+        # the YAML parse while nothing it depends on has changed.
+        from flowportal.config_memo import project_flows_root
+
+        return FlowListing(project, discover_project_flows(project, project_flows_root(project)))
     return FlowListing(project, discover_flows(project, cache_dir=user_cache_dir(project)))

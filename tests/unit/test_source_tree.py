@@ -419,3 +419,32 @@ def test_demo_flow_details() -> None:
     for flow in flows.values():
         line = (REPO / flow.relative_path).read_text().splitlines()[flow.line_number - 1]
         assert line.lstrip().startswith(("def ", "async def "))
+
+
+@pytest.mark.parametrize(("field", "value"), [("line_number", "3"), ("grouping", "pkg"),
+                                              ("is_async", 1), ("description", None)])
+def test_a_cached_field_of_the_wrong_type_drops_the_cache_never_lists_it(
+    tmp_path: Path, field: str, value: object
+) -> None:
+    make_project(tmp_path)
+    cache = tmp_path / "cache"
+    scan_tree(tmp_path, cache_dir=cache)
+    stored = json.loads((cache / CACHE_FILE_NAME).read_text())
+    (record,) = stored["files"]["pkg/one.py"][2]["flows"]
+    record.update({"key": "tampered", field: value})
+    (cache / CACHE_FILE_NAME).write_text(json.dumps(stored))
+    scan = scan_tree(tmp_path, cache_dir=cache)
+    assert scan.discovery.keys == ("one", "two")
+    assert scan.cache_hits == 0
+
+
+def test_a_cache_written_and_read_back_lists_the_same_records(tmp_path: Path) -> None:
+    """Also: with an intact cache, a tampered-with text field would be served (the check above can fail)."""
+    make_project(tmp_path)
+    cache = tmp_path / "cache"
+    cold = scan_tree(tmp_path, cache_dir=cache)
+    assert scan_tree(tmp_path, cache_dir=cache).discovery == cold.discovery
+    stored = json.loads((cache / CACHE_FILE_NAME).read_text())
+    stored["files"]["pkg/one.py"][2]["flows"][0]["key"] = "tampered"
+    (cache / CACHE_FILE_NAME).write_text(json.dumps(stored))
+    assert "tampered" in scan_tree(tmp_path, cache_dir=cache).discovery.keys
