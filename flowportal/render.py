@@ -117,7 +117,7 @@ def _change_lines(change: Change) -> list[str]:
         head += f"  [cyan]adopt[/] [dim](kept under flow '{escape(change.adopted_flow)}')[/]"
     lines = [head]
     lines += [f"      {escape(field.render())}" for field in change.fields]
-    if change.action is Action.CREATE:  # an update already lists them among its fields
+    if change.action.value == "create":  # an update already lists them among its fields
         lines += [f"      automations: {escape(write.describe())}" for write in change.automation_writes]
     return lines
 

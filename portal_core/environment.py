@@ -22,6 +22,7 @@ from portal_core.errors import PlanError
 from portal_core.names import DeploymentName, slugify
 from portal_core.naming_style import PREFECT, tags_for
 from portal_core.plan import DEFAULT_WORK_QUEUE
+from portal_core.redaction import CREDENTIAL_VARIABLES
 from portal_core.tags import VersionTags
 
 WORKING_DIR_STEP = "prefect.deployments.steps.set_working_directory"
@@ -155,8 +156,6 @@ def deployment_spec(
 
 # --------------------------------------------------------------------------- the rules
 
-#: Variables that hold credentials whatever the config says.
-CREDENTIAL_VARIABLES = ("PREFECT_API_KEY", "GITHUB_TOKEN", "GH_TOKEN")
 
 
 def secret_variable_names(environments: Iterable[Environment]) -> frozenset[str]:
