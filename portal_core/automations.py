@@ -446,6 +446,22 @@ def automation_writes(
     return tuple(writes)
 
 
+def cloud_only_problems(deployments: Iterable[tuple[str, Iterable[AutomationWrite]]]) -> list[str]:
+    """Automations the open-source server refuses (metric triggers, also inside composites):
+    found before the first write, instead of a 422 after the deployment was written."""
+    problems = []
+    for name, writes in deployments:
+        for write in writes:
+            if write.spec is not None and _has_metric(write.spec.body["trigger"]):
+                problems.append(f"{name}: automation {write.name!r} has a metric trigger, which only "
+                                "Prefect Cloud accepts; remove it from the static config for this server")
+    return problems
+
+
+def _has_metric(trigger: Mapping[str, Any]) -> bool:
+    return trigger.get("type") == "metric" or any(_has_metric(t) for t in trigger.get("triggers") or ())
+
+
 def owned_after(current: Sequence[OwnedAutomation], writes: Iterable[AutomationWrite],
                 new_id: str = "") -> tuple[OwnedAutomation, ...]:
     """The automations a deployment owns once `writes` are applied (for fakes and laws)."""

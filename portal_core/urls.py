@@ -9,6 +9,11 @@ _CLOUD_API = re.compile(
 )
 
 
+def is_prefect_cloud(api_url: str) -> bool:
+    """A Prefect Cloud workspace API (some features, e.g. metric triggers, exist only there)."""
+    return _CLOUD_API.match(api_url) is not None
+
+
 def ui_base(api_url: str, ui_url: str | None = None) -> str:
     """Where the UI lives for an API URL.
 

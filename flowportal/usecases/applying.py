@@ -9,11 +9,12 @@ import attrs
 
 from flowportal.usecases.ports import ApiTarget, DeploymentGateway, HistoryPort
 from flowportal.usecases.reporting import Reporter
+from portal_core.automations import cloud_only_problems
 from portal_core.deployments import ApplyResult
 from portal_core.environment import Environment, pools_to_create
 from portal_core.errors import PlanError
 from portal_core.plan import Plan
-from portal_core.urls import deployment_url
+from portal_core.urls import deployment_url, is_prefect_cloud
 
 
 @attrs.frozen
@@ -125,6 +126,14 @@ def check_pools(
     if problems:
         raise PlanError(problems)
     return create
+
+
+def check_automations(plan: Plan, target: ApiTarget) -> None:
+    """What the target's server would refuse of the plan's automations, before anything is written."""
+    if is_prefect_cloud(target.url):
+        return
+    if problems := cloud_only_problems((c.name, c.automation_writes) for c in plan.pending):
+        raise PlanError(problems)
 
 
 def finish(

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from flowportal.usecases.applying import Outcome, check_pools, finish
+from flowportal.usecases.applying import Outcome, check_automations, check_pools, finish
 from flowportal.usecases.ports import CheckoutReader
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
@@ -96,6 +96,7 @@ def deploy(
     schemas = {entrypoint: result.schema for entrypoint, result in read.items()}
     plan = plan_deploy(flows, config, environment, context, values, schemas, current, request.adopt)
     pools = check_pools(plan, gateway, environment)
+    check_automations(plan, target)
     for warning in plan.warnings:
         reporter.warning(warning)
     reporter.plan(plan)

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from flowportal.usecases.applying import Outcome, check_pools, finish
+from flowportal.usecases.applying import Outcome, check_automations, check_pools, finish
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
 from portal_core.arguments import as_flow_names, optional_name, required_name
@@ -54,6 +54,7 @@ def promote(
     plan = plan_promotion(config, request.src, request.dst, branch, list(request.flows),
                           source_states, target_states, values, request.force, request.adopt)
     pools = check_pools(plan, destination, target_env) if not request.dry_run else []
+    check_automations(plan, target)
     reporter.plan(plan)
     history = deps.history(destination, target, config.writes_at_once(target.embedded))
     return finish(plan, destination, target, reporter, pools, request.dry_run, history=history)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from flowportal.usecases.applying import Outcome, check_pools, finish
+from flowportal.usecases.applying import Outcome, check_automations, check_pools, finish
 from flowportal.usecases.history import history_for
 from flowportal.usecases.reporting import Reporter, SilentReporter
 from flowportal.workspace import Workspace
@@ -108,6 +108,7 @@ def rollback(
             f"(applied {chosen.when} by {chosen.who})")
     plan = make_plan(request.env, [spec], current, warnings=[note])
     pools = check_pools(plan, gw, environment) if not request.dry_run else []
+    check_automations(plan, target)
     reporter.step(note)
     reporter.plan(plan)
     return finish(plan, gw, target, reporter, pools, request.dry_run, verb="rollback", history=store)

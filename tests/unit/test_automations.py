@@ -344,3 +344,28 @@ def test_deploy_and_promote_give_each_environment_its_automations_and_rerun_writ
     (automation,) = uat.read_automations()
     assert automation.runs == (uat_id,) and automation.name == f"{name('hello_world', 'uat')}__automation_1"
     assert run_promote(workspace, dev, uat, flows=["hello_world"]).results == ()
+
+
+def test_a_metric_trigger_is_refused_before_any_write_unless_the_target_is_prefect_cloud(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The open-source server refuses metric triggers (from any client): say so before the
+    deployment is written, not as a 422 after it."""
+    from support.demo_project import STATIC, demo_workspace, gateway, run_deploy
+
+    from flowportal.workspace import load_workspace
+    from portal_core.errors import PlanError
+    from portal_core.urls import is_prefect_cloud
+
+    demo_workspace(tmp_path, monkeypatch)
+    (tmp_path / "config" / "static_flow_deploy_config.yaml").write_text(STATIC + textwrap.indent(
+        "triggers:\n  - type: compound\n    require: any\n    triggers:\n      - {expect: [a]}\n"
+        "      - {type: metric, metric: {name: lateness, threshold: 5, operator: '>'}}\n", "    "))
+    dev = gateway("dev-pool")
+    with pytest.raises(PlanError) as refused:
+        run_deploy(load_workspace(tmp_path), dev, flows=["hello_world"])
+    assert "metric trigger, which only Prefect Cloud accepts" in str(refused.value)
+    assert dev.attempts == [] and dev.automation_log == []
+
+    assert is_prefect_cloud("https://api.prefect.cloud/api/accounts/a1/workspaces/w1")
+    assert not is_prefect_cloud("http://127.0.0.1:4200/api")
