@@ -23,8 +23,14 @@ from portal_io.local_server import LocalServer
 # (`examples(2)`), so it keeps its extra weight under both profiles.
 # No deadline in either profile: data generation time varies with machine
 # load, and a flaky "too slow" is not a finding about the code.
-settings.register_profile("quick", max_examples=30, deadline=None)
-settings.register_profile("thorough", max_examples=200, deadline=None, print_blob=True)
+# `HYPOTHESIS_DERANDOMIZE=1` (set by `.ci/run`) makes either profile draw the same
+# examples on every run: CI is a gate, so red there must mean "this change broke a
+# law", never "this run drew a new example". Exploration with fresh randomness is
+# what every local run does, and what it finds becomes a fix before it lands.
+_fixed = os.environ.get("HYPOTHESIS_DERANDOMIZE") == "1"
+settings.register_profile("quick", max_examples=30, deadline=None, derandomize=_fixed)
+settings.register_profile("thorough", max_examples=200, deadline=None, print_blob=True,
+                          derandomize=_fixed)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or "quick")
 
 
