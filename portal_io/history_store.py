@@ -189,17 +189,22 @@ class HistoryStore:
         answers 503 to deleting them once their deployment is gone. A deployment
         whose automations could not be deleted is kept, so a re-run finishes it.
         """
-        problems: list[str] = []
-        clear = []
-        for deployment_id in ids:
-            try:
-                self._call("DELETE", f"/automations/owned-by/prefect.deployment.{deployment_id}", None,
-                           f"deleting the automations of deployment {deployment_id}")
-                clear.append(deployment_id)
-            except HistoryError as err:
-                problems.append(str(err))
+        clear, problems = self._delete_each(ids, "/automations/owned-by/prefect.deployment.{}",
+                                            "deleting the automations of deployment {}")
         deleted, more = self._delete_deployments(clear)
         return deleted, problems + more
+
+    def _delete_each(self, ids: Iterable[str], path: str, what: str) -> tuple[list[str], list[str]]:
+        """One DELETE per id (`path` and `what` formatted with it); (ids done, problems)."""
+        done: list[str] = []
+        problems: list[str] = []
+        for item in ids:
+            try:
+                self._call("DELETE", path.format(item), None, what.format(item))
+                done.append(item)
+            except HistoryError as err:
+                problems.append(str(err))
+        return done, problems
 
     def _delete_deployments(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
         deleted: list[str] = []
@@ -218,11 +223,7 @@ class HistoryStore:
                         problems.append(str(err))
                         continue
                     bulk = False
-            for deployment_id in chunk:
-                try:
-                    self._call("DELETE", f"/deployments/{deployment_id}", None,
-                               f"deleting deployment {deployment_id}")
-                    deleted.append(deployment_id)
-                except HistoryError as err:
-                    problems.append(str(err))
+            one_by_one, failed = self._delete_each(chunk, "/deployments/{}", "deleting deployment {}")
+            deleted += one_by_one
+            problems += failed
         return deleted, problems
