@@ -2,10 +2,11 @@
 
 Why artifacts: they are part of the open-source server and of Cloud, are not
 subject to event retention, are readable by anyone with API access (laptops,
-CI, the VS Code extension) and are visible in the Prefect UI. Each record is
-one artifact; the key is per deployment (`portal_core.history.history_key`),
-so the server keeps every version under that key and its "latest" view gives
-the last applied spec of many deployments in one filter request.
+CI, the VS Code extension) and are visible in the Prefect UI. The records of
+one apply are one artifact (a `RecordBatch`), under one key per project and
+environment (`portal_core.history.batch_key`): recording a deploy of 100 flows
+is one request, and reading an environment's history is reading that key's
+versions newest first, page by page, only as far as the reader needs.
 
 Standard library only (no `prefect` import): a history or drift read is a
 couple of requests and must not pay 1-2 s of import.
@@ -17,15 +18,28 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from portal_core.history import RECORD_TYPE, ChangeRecord, history_key
+from portal_core.history import (
+    RECORD_TYPE,
+    ChangeRecord,
+    Place,
+    RecordBatch,
+    batch_key,
+    batches_for,
+    key_pattern,
+    legacy_known,
+    place_of,
+    places,
+    stored_batch,
+)
 from portal_core.prune import batches
 from portal_io.errors import HistoryError
 
 PAGE_SIZE = 200  # the server's largest page
+FIRST_PAGE = 5  # artifacts; a batch of a whole deploy can be a few hundred KB
 BULK_DELETE_LIMIT = 50  # the server's cap on /deployments/bulk_delete
 RETRIES = 6
 RETRY_CODES = frozenset({429, 503})
@@ -90,93 +104,101 @@ class HistoryStore:
     # ------------------------------------------------------------------ writes
 
     def write(self, records: Sequence[ChangeRecord]) -> list[str]:
-        """Store each record (one artifact each, `write_concurrency` at a time).
+        """Store the records of one apply: one artifact per place (project and
+        environment), each with its manifest, `write_concurrency` at a time.
 
         Returns one problem line per record that could not be stored; the
         caller decides whether that is a warning or an error.
         """
-        def one(record: ChangeRecord) -> str | None:
+        def one(batch: RecordBatch) -> list[str]:
+            first = batch.records[0]
             body = {
-                "key": history_key(record.deployment),
+                "key": batch.key,
                 "type": RECORD_TYPE,
-                "description": record.summary(),
-                "data": record.to_json(),
-                "metadata_": {"verb": record.verb, "deployment": record.deployment[:400]},
+                "description": batch.summary(),
+                "data": batch.to_json(),
+                "metadata_": {"verb": first.verb, "env": first.env[:400],
+                              "deployments": str(len(batch.records))},
             }
+            more = f" and {len(batch.records) - 1} more" if len(batch.records) > 1 else ""
             try:
-                self._call("POST", "/artifacts/", body, f"recording {record.deployment}")
+                self._call("POST", "/artifacts/", body, f"recording {first.deployment}{more}")
             except HistoryError as err:
-                return str(err)
-            return None
+                return [str(err)] * len(batch.records)
+            return []
 
         if not records:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.write_concurrency, len(records))) as pool:
-            return [p for p in pool.map(one, records) if p]
+        known: dict[Place, tuple[str, ...]] = {}
+        problems: list[str] = []
+        for place in places(records):
+            try:
+                known[place] = self.known(place)
+            except HistoryError as err:  # nothing of this place is written without its manifest
+                problems += [str(err)] * sum(1 for r in records if place_of(r) == place)
+        batches = batches_for([r for r in records if place_of(r) in known], known)
+        if batches:
+            with ThreadPoolExecutor(max_workers=min(self.write_concurrency, len(batches))) as pool:
+                problems += [p for found in pool.map(one, batches) for p in found]
+        return problems
 
     # ------------------------------------------------------------------ reads
 
-    @staticmethod
-    def _records(items: Iterable[Mapping[str, Any]]) -> list[ChangeRecord]:
-        found = []
-        for item in items:
-            try:
-                found.append(ChangeRecord.from_json(item.get("data") or {}))
-            except ValueError:
-                continue  # an artifact under a look-alike key that is not ours
-        return found
-
-    def read(self, key_like: str | None = None, keys: Sequence[str] | None = None,
-             limit: int | None = None) -> list[ChangeRecord]:
-        """Records newest first, by key pattern or exact keys; `limit` bounds the pages read."""
-        key_filter: dict[str, Any] = {}
-        if key_like is not None:
-            key_filter["like_"] = key_like
-        if keys is not None:
-            if not keys:
-                return []
-            key_filter["any_"] = sorted(set(keys))
-        if limit is not None and limit <= 0:
-            return []
-        records: list[ChangeRecord] = []
+    def known(self, place: Place) -> tuple[str, ...]:
+        """The manifest of one place: the newest batch's (one request), or for a log
+        only earlier versions wrote, from the newest record of each deployment."""
+        newest = self._call("POST", "/artifacts/latest/filter", {
+            "artifacts": {"key": {"any_": [batch_key(*place)]},
+                          "type": {"any_": [RECORD_TYPE]}},
+            "limit": 1,
+        }, "reading the change history")
+        for item in newest if isinstance(newest, list) else ():
+            batch = stored_batch(str(item.get("key")), item.get("data"))
+            if batch is not None and batch.known is not None:
+                return batch.known
+        legacy: list[ChangeRecord] = []
         offset = 0
         while True:
-            size = PAGE_SIZE if limit is None else min(PAGE_SIZE, limit - offset)
+            page = self._call("POST", "/artifacts/latest/filter", {
+                "artifacts": {"key": {"like_": key_pattern(place)},
+                              "type": {"any_": [RECORD_TYPE]}},
+                "sort": "KEY_ASC", "limit": PAGE_SIZE, "offset": offset,
+            }, "reading the change history")
+            page = page if isinstance(page, list) else []
+            for item in page:
+                batch = stored_batch(str(item.get("key")), item.get("data"))
+                legacy += batch.records if batch is not None and batch.known is None else ()
+            offset += len(page)
+            if len(page) < PAGE_SIZE:
+                return legacy_known(legacy, place)
+
+    def scan(self, place: Place) -> Iterator[RecordBatch]:
+        """The stored batches of one place (and look-alikes the caller filters out),
+        newest first, read lazily: a reader that stops early stops the requests too.
+        Pages start small and grow, because a batch can hold a hundred records and
+        most readers need only the newest few.
+        """
+        seen: set[str] = set()
+        offset, size = 0, FIRST_PAGE
+        while True:
             page = self._call("POST", "/artifacts/filter", {
-                "artifacts": {"key": key_filter, "type": {"any_": [RECORD_TYPE]}},
+                "artifacts": {"key": {"like_": key_pattern(place)},
+                              "type": {"any_": [RECORD_TYPE]}},
                 "sort": "CREATED_DESC", "limit": size, "offset": offset,
             }, "reading the change history")
-            records.extend(self._records(page))
+            if not isinstance(page, list):
+                raise HistoryError(f"reading the change history: unexpected answer from {self.api_url}")
+            for item in page:
+                if not isinstance(item, Mapping) or str(item.get("id")) in seen:
+                    continue  # not an artifact, or shifted into this page by a write meanwhile
+                seen.add(str(item.get("id")))
+                batch = stored_batch(str(item.get("key")), item.get("data"))
+                if batch is not None:
+                    yield batch
+            if len(page) < size:
+                return
             offset += len(page)
-            if len(page) < size or (limit is not None and offset >= limit):
-                return records
-
-    def latest(self, deployment_names: Sequence[str] = (),
-               key_like: str | None = None) -> dict[str, ChangeRecord]:
-        """The newest record of each deployment, by exact names or by key pattern:
-        one request per 200 deployments (the server keeps a "latest" row per key)."""
-        latest: dict[str, ChangeRecord] = {}
-        if key_like is not None:
-            offset = 0
-            while True:
-                page = self._latest_page({"like_": key_like}, offset)
-                for record in self._records(page):
-                    latest.setdefault(record.deployment, record)
-                offset += len(page)
-                if len(page) < PAGE_SIZE:
-                    break
-        keys = {history_key(name): name for name in deployment_names}
-        for chunk in batches(sorted(keys), PAGE_SIZE):
-            for record in self._records(self._latest_page({"any_": chunk}, 0)):
-                if keys.get(history_key(record.deployment)) == record.deployment:
-                    latest[record.deployment] = record
-        return latest
-
-    def _latest_page(self, key_filter: Mapping[str, Any], offset: int) -> Any:
-        return self._call("POST", "/artifacts/latest/filter", {
-            "artifacts": {"key": dict(key_filter), "type": {"any_": [RECORD_TYPE]}},
-            "sort": "KEY_ASC", "limit": PAGE_SIZE, "offset": offset,
-        }, "reading the change history")
+            size = min(size * 4, PAGE_SIZE)
 
     # ------------------------------------------------------------------ deletes
 

@@ -17,8 +17,8 @@ from portal_core.deployments import DeploymentFields
 from portal_core.drift import DriftReport, assess
 from portal_core.environment import Environment, EnvValues
 from portal_core.errors import PlanError
-from portal_core.history import ChangeRecord, in_scope, key_pattern, state_from_applied
-from portal_core.names import DeploymentName, normalize_flow_key, slugify
+from portal_core.history import ChangeRecord, in_scope, latest_records, place_for, state_from_applied
+from portal_core.names import DeploymentName, normalize_flow_key
 from portal_core.plan import resolve_paused, resolve_schedules
 from portal_core.promotion import promoted_spec
 from portal_core.tags import PROJECT_NAME, make_tag
@@ -79,15 +79,16 @@ def drift(
     flow_key = normalize_flow_key(flow) if flow else None
     _target, gw, store = history_for(workspace, environment, deps, reporter)
     states = gw.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project)])
-    wanted = (slugify(config.project, "project"), slugify(env, "environment"))
+    place = place_for(config.project, env)
 
     def ours(name: str) -> bool:
-        return in_scope(name, *wanted, flow_key)
+        return in_scope(name, *place, flow_key)
 
     states = [s for s in states if ours(s.name)]
-    latest = {name: record
-              for name, record in store.latest(key_like=key_pattern(config.project, env, flow_key)).items()
-              if ours(name)}
+    # Every deployment on the server and every one the history says should exist
+    # (deleted since, or its tags removed): the history is read until all are found.
+    wanted = {s.name for s in states} | set(store.known(place))
+    latest = latest_records(store.scan(place), ours, wanted)
     # Someone may have removed our tags in the UI: that is drift (of `tags`), not a deletion.
     found = {s.name for s in states}
     untagged = sorted(n for n, r in latest.items() if n not in found and r.applied is not None)

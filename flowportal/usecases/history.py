@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,11 +17,12 @@ from portal_core.errors import PlanError
 from portal_core.history import (
     Actor,
     ChangeRecord,
-    key_pattern,
-    matching,
+    in_scope,
+    place_for,
     record_for_change,
+    records_of,
 )
-from portal_core.names import normalize_flow_key, slugify
+from portal_core.names import normalize_flow_key
 from portal_core.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -131,7 +133,8 @@ def history(
     deps: Dependencies,
     reporter: Reporter | None = None,
 ) -> HistoryListing:
-    """Records of one environment (and flow), newest first: one request for up to 200."""
+    """Records of one environment (and flow), newest first: the history is read only
+    until `limit` records are found (usually one request)."""
     from flowportal.usecases.reporting import SilentReporter
     reporter = reporter or SilentReporter()
     config = workspace.config
@@ -140,8 +143,8 @@ def history(
         raise PlanError(["--limit must be at least 1"])
     flow_key = normalize_flow_key(flow) if flow else None
     store = history_for(workspace, environment, deps, reporter)[2]
-    records = store.read(key_like=key_pattern(config.project, env, flow_key), limit=limit)
-    kept = matching(records, slugify(config.project, "project"), slugify(env, "environment"),
-                    flow_key)
-    return HistoryListing(env, flow_key, tuple(kept[:limit]), store.requests)
+    place = place_for(config.project, env)
+    kept = itertools.islice((r for r in records_of(store.scan(place))
+                             if in_scope(r.deployment, *place, flow_key)), limit)
+    return HistoryListing(env, flow_key, tuple(kept), store.requests)
 

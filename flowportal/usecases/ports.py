@@ -7,7 +7,7 @@ Nothing here imports an adapter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,7 +16,7 @@ import attrs
 from portal_core.automations import AutomationWrite, SeenAutomation
 from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
 from portal_core.github import DispatchResult, RepoRef
-from portal_core.history import ChangeRecord
+from portal_core.history import ChangeRecord, Place, RecordBatch
 from portal_core.parameter_schema import SchemaResult
 
 if TYPE_CHECKING:
@@ -115,11 +115,15 @@ class HistoryPort(Protocol):
 
     def write(self, records: Sequence[ChangeRecord]) -> list[str]: ...
 
-    def read(self, key_like: str | None = None, keys: Sequence[str] | None = None,
-             limit: int | None = None) -> list[ChangeRecord]: ...
+    def known(self, place: Place) -> tuple[str, ...]:
+        """The deployments of one project and environment whose newest record applied
+        something (the newest stored manifest)."""
+        ...
 
-    def latest(self, deployment_names: Sequence[str] = (),
-               key_like: str | None = None) -> dict[str, ChangeRecord]: ...
+    def scan(self, place: Place) -> Iterator[RecordBatch]:
+        """One project's and environment's stored batches (and look-alikes to filter
+        out), newest first, read only as far as the caller iterates."""
+        ...
 
     def delete_deployments(self, ids: Sequence[str]) -> tuple[list[str], list[str]]: ...
 

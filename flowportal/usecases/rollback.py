@@ -21,7 +21,13 @@ from portal_core.deployments import DeployedState
 from portal_core.discovery import parse_flows
 from portal_core.environment import missing_secret_problems
 from portal_core.errors import PlanError
-from portal_core.history import ChangeRecord, history_key, rollback_target, state_from_applied
+from portal_core.history import (
+    ChangeRecord,
+    place_for,
+    records_of,
+    rollback_target,
+    state_from_applied,
+)
 from portal_core.names import DeploymentName, normalize_flow_key, slugify
 from portal_core.plan import make_plan, with_automations
 from portal_core.promotion import promoted_spec
@@ -93,8 +99,8 @@ def rollback(
     target, gw, store = history_for(workspace, environment, deps, reporter)
     states = gw.read_deployments(tags_all=[make_tag(PROJECT_NAME, config.project)])
     name = _current_name(states, config.project, request.env, flow_key, request.branch)
-    records = store.read(keys=[history_key(name)])
-    chosen = rollback_target(records, name, request.to_commit, request.steps)
+    chosen = rollback_target(records_of(store.scan(place_for(config.project, request.env))), name,
+                             request.to_commit, request.steps)
     if (problem := entrypoint_problem(workspace, chosen)) is not None:
         raise PlanError([problem])
     assert chosen.applied is not None and chosen.after is not None

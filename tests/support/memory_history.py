@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import attrs
 
-from portal_core.history import ChangeRecord, history_key, latest_by_deployment, newest_first
+from portal_core.history import (
+    ChangeRecord,
+    Place,
+    RecordBatch,
+    in_scope,
+    known_after,
+    newest_first,
+)
 from support.memory_gateway import InMemoryGateway
 
 
@@ -23,21 +30,18 @@ class MemoryHistory:
         self.records.extend(records)
         return []
 
-    def read(self, key_like: str | None = None, keys: Sequence[str] | None = None,
-             limit: int | None = None) -> list[ChangeRecord]:
+    def known(self, place: Place) -> tuple[str, ...]:
         self.requests += 1
-        wanted = set(keys) if keys is not None else None
-        found = [r for r in newest_first(self.records)
-                 if wanted is None or history_key(r.deployment) in wanted]
-        return found[:limit] if limit is not None else found
+        return known_after((), [r for r in reversed(newest_first(self.records))
+                                if in_scope(r.deployment, *place)])
 
-    def latest(self, deployment_names: Sequence[str] = (),
-               key_like: str | None = None) -> dict[str, ChangeRecord]:
+    def scan(self, place: Place) -> Iterator[RecordBatch]:
+        """Every record, newest first, one batch each and without manifests: the use
+        cases must do the exact scoping themselves (the real store's key pattern is
+        only a pre-filter), and must not depend on a manifest to find what exists."""
         self.requests += 1
-        latest = latest_by_deployment(self.records)
-        if key_like is None:
-            return {n: latest[n] for n in deployment_names if n in latest}
-        return latest
+        for record in newest_first(self.records):
+            yield RecordBatch("memory", (record,))
 
     def delete_deployments(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:
         return list(ids), []

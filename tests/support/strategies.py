@@ -174,7 +174,9 @@ _user_tag_keys = st.builds(
 
 #: user tags: plain words or KEY=VALUE with a key flowportal does not reserve
 user_tags = st.one_of(
-    st.text(alphabet=st.characters(exclude_characters="="), min_size=1, max_size=12),
+    # from YAML or JSON files: any character UTF-8 can carry (no lone surrogates)
+    st.text(alphabet=st.characters(exclude_characters="=", exclude_categories=("Cs",)),
+            min_size=1, max_size=12),
     st.builds(make_tag, _user_tag_keys, tag_values),
 )
 
@@ -194,8 +196,8 @@ def deployment_fields(
         "flow_name": draw(st.text(min_size=1, max_size=15)),
         "entrypoint": draw(st.builds(lambda p, f: f"{p}.py:{f}", st.text(min_size=1, max_size=15),
                                      flow_keys)),
-        "description": draw(any_text),
-        "version": draw(any_text),
+        "description": draw(st.text(alphabet=decodable_characters, max_size=20)),
+        "version": draw(st.text(alphabet=decodable_characters, max_size=20)),
         "tags": tuple(tags),
         "work_pool_name": draw(pool_names),
         "work_queue_name": draw(st.none() | st.sampled_from(["default", "high", "low"])),

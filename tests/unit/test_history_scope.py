@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from hypothesis import given
 from hypothesis import strategies as st
 from support.strategies import flow_keys, sluggable_names
 
-from portal_core.history import ChangeRecord, in_scope, latest_by_deployment, matching
+from portal_core.history import (
+    ChangeRecord,
+    CodeVersion,
+    Place,
+    RecordBatch,
+    batches_for,
+    in_scope,
+    latest_records,
+    place_of,
+)
 from portal_core.names import DeploymentName, normalize_flow_key, slugify
 
 parts = st.tuples(sluggable_names, sluggable_names, flow_keys, sluggable_names)
@@ -38,21 +49,57 @@ record_times = st.sampled_from(["2026-01-01T00:00:00+00:00", "2026-01-02T00:00:0
                                 "2026-01-03T00:00:00+00:00"])
 
 
-@given(st.lists(st.tuples(st.sampled_from(["acme", "other"]), st.sampled_from(["a", "b"]),
-                          st.sampled_from(["dev", "uat"]), record_times), max_size=8))
-def test_matching_and_latest_select_the_newest_record_of_each_deployment_in_scope(
-    rows: list[tuple[str, str, str, str]],
+@given(st.lists(st.tuples(st.sampled_from(["acme", "other"]), st.sampled_from(["a", "b", "c"]),
+                          st.sampled_from(["dev", "uat"]), record_times, st.booleans()),
+                max_size=10),
+       st.sets(st.sampled_from(["a", "b", "c"])), st.integers(1, 4))
+def test_latest_records_finds_every_wanted_or_known_deployment_and_reads_no_further(
+    rows: list[tuple[str, str, str, str, bool]], wanted_flows: set[str], size: int,
 ) -> None:
-    records = [ChangeRecord(deployment=DeploymentName.build(p, "main", f, e).format(), env=e,
-                            flow_key=f, verb="deploy", when=when, who="t")
-               for p, f, e, when in rows]
-    kept = matching(records, "acme", "dev")
-    assert sorted((r.deployment, r.when) for r in kept) == sorted(
-        (r.deployment, r.when) for r in records
-        if r.deployment.startswith("acme--") and r.deployment.endswith("--dev"))
-    assert [r.when for r in kept] == sorted((r.when for r in kept), reverse=True)
-    latest = latest_by_deployment(kept)
+    """Batches as the store writes them (oldest first, manifests included), read newest
+    first, with `wanted` as drift passes it (the deployments on the server and the newest
+    manifest of the place): the newest record of each deployment wanted or named by a
+    manifest is found, and reading stops at the first batch after which nothing is
+    missing. Other places' batches (look-alikes the key pattern lets through) are mixed in."""
+    oldest_first = sorted(
+        (ChangeRecord(deployment=DeploymentName.build(p, "main", f, e).format(), env=e,
+                      flow_key=f, verb="deploy" if applied else "prune", when=when, who="t",
+                      after=CodeVersion(commit="c") if applied else None)
+         for p, f, e, when, applied in rows), key=lambda r: r.when)
+    known: dict[Place, tuple[str, ...]] = {}
+    batches: list[RecordBatch] = []
+    for start in range(0, len(oldest_first), size):
+        for batch in batches_for(oldest_first[start:start + size], known):
+            batches.append(batch)
+            place = place_of(batch.records[0])
+            known[place] = batch.known or ()
+    here = ("acme", "dev")
+    wanted = {DeploymentName.build("acme", "main", f, "dev").format() for f in wanted_flows}
+    wanted |= set(known.get(here, ()))
+    read: list[RecordBatch] = []
+
+    def reading() -> Iterator[RecordBatch]:
+        for batch in reversed(batches):
+            read.append(batch)
+            yield batch
+
+    latest = latest_records(reading(), lambda name: in_scope(name, *here), wanted)
+    records = list(reversed(oldest_first))
     for name, record in latest.items():
-        assert in_scope(name, "acme", "dev")
-        assert record.when == max(r.when for r in kept if r.deployment == name)
-    assert set(latest) == {r.deployment for r in kept}
+        assert in_scope(name, *here)
+        assert record is next(r for r in records if r.deployment == name)  # the newest
+    with_records = {r.deployment for r in records if in_scope(r.deployment, *here)}
+    should_exist = {r.deployment for r in latest_before_all(records) if r.after is not None
+                    and in_scope(r.deployment, *here)}
+    assert (wanted & with_records) | should_exist <= set(latest)
+    # it read no batch beyond the one after which nothing wanted or known was missing
+    for position in range(len(read) - 1):
+        seen = {r.deployment for b in read[:position + 1] for r in b.records}
+        named = wanted | {n for b in read[:position + 1] for n in b.known or ()
+                          if in_scope(n, *here)}
+        assert not named <= seen
+
+
+def latest_before_all(records: list[ChangeRecord]) -> list[ChangeRecord]:
+    """Each deployment's newest record (`records` newest first)."""
+    return list({r.deployment: r for r in reversed(records)}.values())

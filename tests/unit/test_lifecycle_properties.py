@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from typing import Any
@@ -27,12 +28,17 @@ from portal_core.history import (
     Actor,
     ChangeRecord,
     CodeVersion,
+    RecordBatch,
     applied_spec,
+    batch_key,
+    batches_for,
     fingerprint,
-    history_key,
     key_pattern,
+    known_after,
+    place_for,
     record_for_change,
     rollback_target,
+    stored_batch,
 )
 from portal_core.inventory import age_label
 from portal_core.names import DeploymentName
@@ -90,20 +96,89 @@ def test_the_fingerprint_ignores_key_order(spec: Any, random: Any) -> None:
     assert fingerprint({k: applied[k] for k in keys}) == fingerprint(applied)
 
 
+def _like(pattern: str, key: str) -> bool:
+    """The server's `key ILIKE '%pattern%'`."""
+    regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.search(regex, key, re.IGNORECASE) is not None
+
+
+def _legacy_key(name: str) -> str:
+    """The per-deployment key earlier versions stored each record under (format 1)."""
+    part = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in name.lower())
+    return f"fph-{part}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+
+
 @SLOW
 @given(sluggable_names, sluggable_names, flow_keys, sluggable_names)
-def test_the_history_key_is_valid_and_matched_by_its_patterns(
+def test_batch_and_legacy_keys_are_valid_and_matched_by_their_pattern(
     project: str, branch: str, flow: str, env: str
 ) -> None:
-    name = DeploymentName.build(project, branch, flow, env).format()
-    key = history_key(name)
+    name = DeploymentName.build(project, branch, flow, env)
+    key = batch_key(name.project, name.env)
     assert re.fullmatch(r"[a-z0-9-]+", key)
+    assert _like(key_pattern(place_for(project, env)), key)
+    assert _like(key_pattern(place_for(project, env)), _legacy_key(name.format()))
 
-    def like(pattern: str) -> bool:  # the server's ILIKE '%pattern%'
-        regex = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
-        return re.search(regex, key, re.IGNORECASE) is not None
 
-    assert like(key_pattern(project, env)) and like(key_pattern(project, env, flow))
+def _record(name: DeploymentName, when: str) -> ChangeRecord:
+    return ChangeRecord(deployment=name.format(), env=name.env, flow_key=name.flow_key,
+                        verb="deploy", when=when, who="t",
+                        after=CodeVersion(commit="c1"), applied={"name": name.format()})
+
+
+@SLOW
+@given(st.lists(st.tuples(st.sampled_from(["acme", "other"]), flow_keys,
+                          st.sampled_from(["dev", "uat", "dev-2"])), max_size=30),
+       st.integers(1, 7))
+def test_batches_keep_every_record_once_in_order_per_project_and_environment(
+    rows: list[tuple[str, str, str]], size: int
+) -> None:
+    records = [_record(DeploymentName.build(p, "main", f, e), f"2026-01-01T00:00:{i:02d}")
+               for i, (p, f, e) in enumerate(rows)]
+    batches = batches_for(records, {}, size)
+    stored = [stored_batch(b.key, b.to_json()) for b in batches]
+    assert stored == batches  # what is read back is what was written, manifests included
+    assert sorted((r for b in batches for r in b.records), key=records.index) == records
+    for batch in batches:
+        assert 1 <= len(batch.records) <= size
+        places = {(n.project, n.env) for n in (DeploymentName.parse(r.deployment)
+                                               for r in batch.records) if n}
+        assert len(places) == 1 and batch.key == batch_key(*places.pop())
+        assert [records.index(r) for r in batch.records] == sorted(
+            records.index(r) for r in batch.records)
+    assert len({b.key for b in batches}) == len({
+        (DeploymentName.build(p, "main", "x", e).project, DeploymentName.build(p, "main", "x", e).env)
+        for p, _f, e in rows})
+
+
+@given(st.one_of(st.none(), st.integers(), st.text(), st.lists(st.integers()),
+                 st.dictionaries(st.sampled_from(["format", "records", "deployment"]),
+                                 st.one_of(st.integers(0, 3), st.lists(st.none()), st.text()))))
+def test_a_stored_artifact_that_is_not_ours_holds_no_records(data: object) -> None:
+    batch = stored_batch("k", data)
+    assert batch is None or batch.records == ()
+
+
+def test_a_record_stored_alone_by_an_earlier_version_is_still_read() -> None:
+    record = _record(DeploymentName.build("acme", "main", "etl", "dev"), "2026-01-01T00:00:00")
+    assert stored_batch("k", record.to_json()) == RecordBatch("k", (record,), None)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.booleans()), max_size=12))
+def test_a_manifest_names_what_was_applied_last_and_not_pruned_since(
+    steps: list[tuple[str, bool]]
+) -> None:
+    records = [ChangeRecord(deployment=f"p--main--{f}--dev", env="dev", flow_key=f,
+                            verb="deploy" if applied else "prune", when="t", who="t",
+                            after=CodeVersion(commit="c") if applied else None)
+               for f, applied in steps]
+    last = {r.deployment: r for r in records}
+    assert known_after((), records) == tuple(sorted(n for n, r in last.items() if r.after))
+    # one apply at a time or all at once: the same manifest
+    one_by_one: tuple[str, ...] = ()
+    for record in records:
+        one_by_one = known_after(one_by_one, [record])
+    assert one_by_one == known_after((), records)
 
 
 @SLOW
