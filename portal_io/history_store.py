@@ -136,10 +136,21 @@ class HistoryStore:
                 known[place] = self.known(place)
             except HistoryError as err:  # nothing of this place is written without its manifest
                 problems += [str(err)] * sum(1 for r in records if place_of(r) == place)
-        batches = batches_for([r for r in records if place_of(r) in known], known)
-        if batches:
-            with ThreadPoolExecutor(max_workers=min(self.write_concurrency, len(batches))) as pool:
-                problems += [p for found in pool.map(one, batches) for p in found]
+        logs: dict[str, list[RecordBatch]] = {}
+        for batch in batches_for([r for r in records if place_of(r) in known], known):
+            logs.setdefault(batch.key, []).append(batch)
+
+        def in_order(batches: list[RecordBatch]) -> list[str]:
+            """A log's batches one after another: each manifest builds on the one before,
+            so the newest stored batch must be the last one (a failure stops the rest)."""
+            for n, batch in enumerate(batches):
+                if failed := one(batch):
+                    return failed + [failed[0]] * sum(len(b.records) for b in batches[n + 1:])
+            return []
+
+        if logs:
+            with ThreadPoolExecutor(max_workers=min(self.write_concurrency, len(logs))) as pool:
+                problems += [p for found in pool.map(in_order, logs.values()) for p in found]
         return problems
 
     # ------------------------------------------------------------------ reads
