@@ -506,8 +506,8 @@ def print_table(rows: Sequence[Row]) -> None:
 def print_side_tables(info: dict[str, Any]) -> None:
     print("\nraw-HTTP floor (same first-deploy writes, fewest requests):")
     for run in info.get("floor", []):
-        print(f"  concurrency {run['concurrency']}: {run['seconds']:.2f} s, {run['requests']} requests, "
-              f"{run['busy']} answered 503")
+        print(f"  concurrency {run['concurrency']} ({run.get('when', '')}): {run['seconds']:.2f} s, "
+              f"{run['requests']} requests, {run['busy']} answered 503")
     print("\nfirst deploys through PrefectGateway.apply, per write_concurrency:")
     for run in info.get("lost_writes", []):
         print(f"  {run['write_concurrency']:2d}: {run['seconds']:.2f} s, {run['on_server']}/{run['specs']} on the "
@@ -698,24 +698,27 @@ def floor_deploy(url: str, specs: Sequence[Any], concurrency: int) -> dict[str, 
     return {"concurrency": concurrency, "seconds": seconds, **counts}
 
 
-def floor(s: Setup, info: dict[str, Any]) -> float:
-    """(d): the raw-HTTP floor at concurrency 1 and 2; returns the better one."""
+def floor(s: Setup, info: dict[str, Any], levels: Sequence[int] = (1, 2), when: str = "") -> tuple[float, int]:
+    """(d): the raw-HTTP floor at each concurrency of `levels`; returns the best (seconds,
+    concurrency). `when` tells runs at different moments of the benchmark apart."""
     from portal_io.prefect_gateway import PrefectGateway
 
     PrefectGateway(s.url).create_work_pool(OUR_POOL, "process")  # when no first deploy made it
     runs = []
-    for concurrency in (1, 2):
-        tag = f"floor{concurrency}"
+    for concurrency in levels:
+        tag = f"floor{concurrency}{when}"
         specs = planned_specs(s, tag)
         run = floor_deploy(s.url, specs, concurrency)
         run["on_server"] = s.on_server(f"fp-{tag}")
+        run["when"] = when or "after ours in-process"
         if run["on_server"] != len(specs):
             raise BenchError(f"floor c={concurrency}: {run['on_server']} on the server, expected {len(specs)}")
-        print(f"(d) floor, concurrency {concurrency}: {run['seconds']:.2f} s, {run['requests']} requests "
-              f"({run['busy']} answered 503)", flush=True)
+        print(f"(d) floor{' ' + when if when else ''}, concurrency {concurrency}: {run['seconds']:.2f} s, "
+              f"{run['requests']} requests ({run['busy']} answered 503)", flush=True)
         runs.append(run)
-    info["floor"] = runs
-    return min(run["seconds"] for run in runs)
+    info.setdefault("floor", []).extend(runs)
+    best = min(runs, key=lambda run: run["seconds"])
+    return best["seconds"], best["concurrency"]
 
 
 def lost_writes(s: Setup, info: dict[str, Any]) -> None:
@@ -767,7 +770,7 @@ def first_deploy(s: Setup, info: dict[str, Any], with_floor: bool) -> list[Row]:
     ours_s, outcome = timed(lambda: our_deploy(s.ours_a))
     ours_n = check_first_outcome(outcome, n)
     print(f"    ours {ours_s:.1f} s", flush=True)
-    floor_s = floor(s, info) if with_floor else None
+    floor_s, best_level = floor(s, info) if with_floor else (None, 1)
     rows = [
         Row(
             "first deploy",
@@ -786,6 +789,9 @@ def first_deploy(s: Setup, info: dict[str, Any], with_floor: bool) -> list[Row]:
     seed_s, seed_n = s.seed_end_to_end()
     print(f"    seed {seed_s:.1f} s; ours CLI ...", flush=True)
     ours_s, _ = run_timed(s.cli_deploy, s.ours_b, s.child_env, DEPLOY_CHILD_TIMEOUT)
+    print(f"    ours {ours_s:.1f} s", flush=True)
+    if with_floor:  # the server has grown meanwhile: compare with a floor of the same moment
+        floor_s = floor(s, info, (best_level,), "after-e2e")[0]
     rows.append(
         Row(
             "first deploy",
@@ -800,7 +806,6 @@ def first_deploy(s: Setup, info: dict[str, Any], with_floor: bool) -> list[Row]:
             floor_seconds=floor_s,
         )
     )
-    print(f"    ours {ours_s:.1f} s", flush=True)
     for project in ("seed-a", "seed-b", "fp-a", "fp-b"):
         found = s.on_server(project)
         if found != n:
