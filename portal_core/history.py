@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -34,6 +34,7 @@ RECORD_FORMAT = 1
 #: The stored form of several records of one apply (`RecordBatch`).
 BATCH_FORMAT = 2
 BATCH_SIZE = 100
+BATCH_BYTES = 400_000
 #: The artifact `type` of a change record; other artifacts are never read as ours.
 RECORD_TYPE = "flowportal-change"
 KEY_PREFIX = "fph-"
@@ -364,19 +365,35 @@ def known_after(known: Iterable[str], records: Iterable[ChangeRecord]) -> tuple[
     return tuple(sorted(names))
 
 
+def _chunks(records: Sequence[ChangeRecord], size: int, max_bytes: int) -> Iterator[tuple[ChangeRecord, ...]]:
+    """Consecutive runs of at most `size` records and about `max_bytes` of JSON (a record
+    larger than that goes alone): an artifact stays small enough for any server."""
+    chunk: list[ChangeRecord] = []
+    used = 0
+    for record in records:
+        weight = len(json.dumps(record.to_json(), default=str))
+        if chunk and (len(chunk) == size or used + weight > max_bytes):
+            yield tuple(chunk)
+            chunk, used = [], 0
+        chunk.append(record)
+        used += weight
+    if chunk:
+        yield tuple(chunk)
+
+
 def batches_for(records: Iterable[ChangeRecord], known: Mapping[Place, Iterable[str]],
-                size: int = BATCH_SIZE) -> list[RecordBatch]:
-    """Records grouped by place (each read looks at one), in order, at most `size` per
-    batch so that no artifact grows without bound; each batch carries its place's
-    manifest after it, starting from `known` (the manifest stored before this apply)."""
+                size: int = BATCH_SIZE, max_bytes: int = BATCH_BYTES) -> list[RecordBatch]:
+    """Records grouped by place (each read looks at one), in order, in batches of at most
+    `size` records and about `max_bytes`, so that no artifact grows without bound; each
+    batch carries its place's manifest after it, starting from `known` (the manifest
+    stored before this apply)."""
     groups: dict[Place, list[ChangeRecord]] = {}
     for record in records:
         groups.setdefault(place_of(record), []).append(record)
     batches = []
     for place, group in groups.items():
         manifest = tuple(known.get(place, ()))
-        for start in range(0, len(group), size):
-            chunk = tuple(group[start:start + size])
+        for chunk in _chunks(group, size, max_bytes):
             manifest = known_after(manifest, chunk)
             batches.append(RecordBatch(batch_key(*place), chunk, manifest))
     return batches
