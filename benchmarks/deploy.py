@@ -706,7 +706,7 @@ def floor(s: Setup, info: dict[str, Any], levels: Sequence[int] = (1, 2), when: 
     PrefectGateway(s.url).create_work_pool(OUR_POOL, "process")  # when no first deploy made it
     runs = []
     for concurrency in levels:
-        tag = f"floor{concurrency}{when}"
+        tag = f"floor{concurrency}{'late' if when else ''}"  # (names of Python functions)
         specs = planned_specs(s, tag)
         run = floor_deploy(s.url, specs, concurrency)
         run["on_server"] = s.on_server(f"fp-{tag}")
