@@ -123,13 +123,13 @@ def _change_lines(change: Change) -> list[str]:
 
 
 def plan_text(plan: Plan) -> None:
-    out = console()
+    """The plan as text, printed at once: rich renders one print of 200 lines in a
+    fraction of the time of 200 prints (a no-op re-deploy of 100 flows is mostly this)."""
     source = f" from {plan.source_env}" if plan.source_env else ""
-    out.print(f"[bold]Plan for {plan.env}{source}[/]")
-    for change in plan.changes:
-        for line in _change_lines(change):
-            out.print("  " + line)
-    out.print(f"[bold]{plan.summary()}[/]")
+    lines = [f"[bold]Plan for {plan.env}{source}[/]"]
+    lines += ["  " + line for change in plan.changes for line in _change_lines(change)]
+    lines.append(f"[bold]{plan.summary()}[/]")
+    console().print("\n".join(lines))
 
 
 def results_table(outcome: Any) -> None:
