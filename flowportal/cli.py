@@ -1,10 +1,75 @@
-"""The `flowportal` console script: the same tasks as `invoke`, without a tasks.py."""
+"""The `flowportal` console script: the same tasks as `invoke`, without a tasks.py.
+
+A plain command line of a read-only task that needs no invoke machinery
+(`flowportal list-flows [--json] [--strict] [--root DIR]`) runs without
+importing invoke: invoke's import is about half of such a command's start-up.
+Everything else (other tasks, `--help`, `--list`, short flags, core flags,
+anything unusual) goes to invoke's `Program`, as before. Both paths run the
+same task function from the same declaration (`flowportal.tasks.declared`),
+and end a failure the same way; tests compare their output and exit codes.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 import types
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from invoke.program import Program
+
+    from flowportal.tasks.declared import DeclaredTask
+
+#: Where invoke looks for system and user config files (`/etc/invoke.yaml`,
+#: `~/.invoke.py`...) and the prefix of its environment variables. Any of them
+#: can change how invoke runs a command line (a `.py` config file even runs
+#: code), so while one exists every command goes through invoke.
+_INVOKE_CONFIG_FILES = tuple(f"{prefix}invoke.{suffix}" for prefix in ("/etc/", "~/.")
+                             for suffix in ("yaml", "yml", "json", "py"))
+_INVOKE_ENV_PREFIX = "INVOKE_"
+
+
+def _invoke_is_configured() -> bool:
+    if any(name.startswith(_INVOKE_ENV_PREFIX) for name in os.environ):
+        return True
+    return any(os.path.exists(os.path.expanduser(path)) for path in _INVOKE_CONFIG_FILES)
+
+
+def plain_call(argv: Sequence[str]) -> tuple[DeclaredTask, dict[str, Any]] | None:
+    """The task and keyword arguments of a plain command line (`argv` without the
+    program name) of a task that runs without invoke; None: let invoke run it."""
+    if not argv or argv[0].startswith("-"):
+        return None
+    from flowportal.tasks.flows import WITHOUT_INVOKE
+
+    for task in WITHOUT_INVOKE:
+        if task.name == argv[0]:
+            kwargs = task.parse(argv[1:])
+            if kwargs is None or _invoke_is_configured():
+                return None
+            return task, kwargs
+    return None
+
+
+def run_without_invoke(task: DeclaredTask, kwargs: dict[str, Any]) -> None:
+    """Run `task` as invoke's `Program.run` would: a failure ends in invoke's `Exit`,
+    whose message (if any) goes to stderr and whose code is the exit status;
+    Ctrl-C outside the task's own handling exits 1."""
+    from flowportal.tasks.errors import is_exit
+
+    try:
+        task.body(None, **kwargs)
+    except KeyboardInterrupt:
+        sys.exit(1)
+    except Exception as err:
+        if not is_exit(err):
+            raise
+        message = getattr(err, "message", None)
+        if message:
+            print(message, file=sys.stderr)
+        sys.exit(getattr(err, "code", 1))
 
 
 def _import_invoke_without_unittest_mock() -> None:
@@ -49,17 +114,32 @@ def _import_invoke_without_unittest_mock() -> None:
             del sys.modules["unittest.mock"]
 
 
-_import_invoke_without_unittest_mock()
+def _program() -> Program:
+    _import_invoke_without_unittest_mock()
 
-from invoke.program import Program  # noqa: E402
+    from invoke.program import Program
 
-from flowportal import __version__  # noqa: E402
-from flowportal.tasks import namespace  # noqa: E402
+    from flowportal import __version__
+    from flowportal.tasks import namespace
 
-program = Program(namespace=namespace, name="flowportal", binary="flowportal", version=__version__)
+    return Program(namespace=namespace, name="flowportal", binary="flowportal", version=__version__)
+
+
+def __getattr__(name: str) -> Any:
+    """`program`: invoke's `Program` for the console script, built (importing invoke) on first use."""
+    if name == "program":
+        built = _program()
+        globals()["program"] = built
+        return built
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def main() -> None:
+    call = plain_call(sys.argv[1:])
+    if call is not None:
+        run_without_invoke(*call)
+        return
+    program: Program = __getattr__("program")
     program.run()
 
 
