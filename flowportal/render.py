@@ -100,8 +100,11 @@ def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
     """
     flows = discovery.flows
     title = f"{len(flows)} flows"
-    cells = [(("!" if discovery.collision_of(flow.key) is not None else "") + flow.key,
-              flow.location, "/".join(flow.grouping), flow.description) for flow in flows]
+    # Masked before the layout: a secret wrapped over two lines would escape the
+    # masking of the printed text.
+    cells = [(("!" if discovery.collision_of(flow.key) is not None else "") + redact(flow.key),
+              redact(flow.location), redact("/".join(flow.grouping)), redact(flow.description))
+             for flow in flows]
     from flowportal import plain_table
 
     width = plain_table.output_width(sys.stdout)
@@ -109,7 +112,7 @@ def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
     if text is not None:
         _write_whole(text)
     else:
-        _rich_flows_table(discovery, title)
+        _rich_flows_table(discovery, title, cells)
     for problem in discovery.collision_problems(discovery.keys):
         warning_line(f"{problem} (deploying this key is refused until then)")
     for error in errors:
@@ -129,18 +132,17 @@ def _write_whole(text: str) -> None:
         raise SystemExit(1) from None
 
 
-def _rich_flows_table(discovery: Discovery, title: str) -> None:
+def _rich_flows_table(discovery: Discovery, title: str, cells: Sequence[tuple[str, ...]]) -> None:
     from rich.table import Table
 
     table = Table(title=title, title_justify="left")
     for column in FLOW_COLUMNS:
         table.add_column(column, overflow="fold")
-    for flow in discovery.flows:
-        key = escape(flow.key)
+    for flow, (_, location, group, description) in zip(discovery.flows, cells, strict=True):
+        key = escape(redact(flow.key))
         if discovery.collision_of(flow.key) is not None:
             key = f"[yellow]!{key}[/]"
-        table.add_row(key, escape(flow.location), escape("/".join(flow.grouping)),
-                      escape(flow.description))
+        table.add_row(key, escape(location), escape(group), escape(description))
     console().print(table)
 
 

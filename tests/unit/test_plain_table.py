@@ -1,0 +1,95 @@
+"""The plain-text table is byte for byte what rich prints without colour.
+
+`flowportal.plain_table` lays out the `list-flows` table itself when rich
+would print no colour (so the command need not import rich). The law: for
+any table and width, it either declines (None: rich prints) or produces
+exactly rich's output for the same table, built as `flowportal.render` builds it.
+"""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from flowportal import plain_table
+
+
+def rich_text(title: str, headers: list[str], rows: list[list[str]], width: int) -> str:
+    out = io.StringIO()  # not a terminal: rich prints no colour
+    console = Console(file=out, highlight=False, soft_wrap=True, width=width)
+    table = Table(title=title, title_justify="left")
+    for header in headers:
+        table.add_column(escape(header), overflow="fold")
+    for row in rows:
+        table.add_row(*(escape(cell) for cell in row))
+    console.print(table)
+    return out.getvalue()
+
+
+#: Words, runs of spaces, path-like text, markup-like brackets, long unbroken words.
+CELL = st.text(alphabet=st.sampled_from("ab  xyz/_.:[]-09"), max_size=40) | st.text(
+    alphabet=st.characters(min_codepoint=32, max_codepoint=126), max_size=90)
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
+    n = draw(st.integers(1, 5))
+    headers = draw(st.lists(CELL.filter(bool), min_size=n, max_size=n))
+    rows = draw(st.lists(st.lists(CELL, min_size=n, max_size=n), max_size=8))
+    return headers, rows
+
+
+@settings(max_examples=150, deadline=None)
+@given(tables(), st.integers(1, 220))
+def test_the_plain_table_is_rich_s_table_or_declines(table: tuple[list[str], list[list[str]]],
+                                                      width: int) -> None:
+    headers, rows = table
+    ours = plain_table.render("7 flows", headers, rows, width)
+    if ours is not None:
+        assert ours == rich_text("7 flows", headers, rows, width)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.from_regex(r"[a-z_]{1,30}", fullmatch=True),
+                          st.from_regex(r"[a-z_/]{1,40}\.py:[0-9]{1,3}", fullmatch=True),
+                          st.from_regex(r"([a-z]{1,8}(/[a-z]{1,8}){0,2})?", fullmatch=True),
+                          st.from_regex(r"([A-Za-z',.]{1,12}( [A-Za-z',.]{1,12}){0,15})?", fullmatch=True)),
+                max_size=12),
+       st.integers(plain_table.MIN_WIDTH, 250))
+def test_list_flows_tables_are_laid_out_without_rich(rows: list[tuple[str, str, str, str]],
+                                                      width: int) -> None:
+    # The everyday case never falls back: the property above is not satisfied by declining.
+    headers = ["key", "location", "group", "description"]
+    ours = plain_table.render(f"{len(rows)} flows", headers, rows, width)
+    assert ours is not None
+    assert ours == rich_text(f"{len(rows)} flows", headers, [list(r) for r in rows], width)
+
+
+def test_text_rich_would_change_or_style_is_left_to_rich() -> None:
+    headers = ["key", "description"]
+    for cell in ("tab\there", "line\nbreak", "caf\u00e9", "wide \u4e2d", "a:rocket:b", "ends with \\"):
+        assert plain_table.render("1 flows", headers, [["k", cell]], 80) is None, cell
+    assert plain_table.render("1 flows", headers, [["k", "time: 10:30 [draft]"]], 80) is not None
+
+
+class _Stream:
+    def __init__(self, tty: bool, encoding: str = "utf-8") -> None:
+        self.tty, self.encoding = tty, encoding
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_output_width_follows_rich_and_declines_whenever_rich_may_colour() -> None:
+    assert plain_table.output_width(_Stream(False), {"COLUMNS": "132"}) == 132
+    assert plain_table.output_width(_Stream(True), {"COLUMNS": "132"}) is None  # a terminal: colours
+    assert plain_table.output_width(_Stream(False), {"COLUMNS": "132", "FORCE_COLOR": "1"}) is None
+    assert plain_table.output_width(_Stream(False), {"COLUMNS": "132", "TTY_COMPATIBLE": "1"}) is None
+    assert plain_table.output_width(_Stream(False, "ascii"), {"COLUMNS": "132"}) is None  # ASCII box
+    assert plain_table.output_width(_Stream(False), {"COLUMNS": "5"}) is None  # too narrow
+    assert plain_table.output_width(_Stream(False), {"COLUMNS": "abc"}) is not None  # ignored, as rich does
