@@ -28,11 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 #: library, the server and API adapters, the config and plan models.
 NOT_FOR_LIST = ("rich", "prefect", "ruamel", "cattrs", "portal_io.local_server", "portal_io.prefect_api",
                 "portal_core.config", "portal_core.plan", "portal_core.environment", "httpx", "ghapi")
-#: list-flows prints a rich table; the rest stays out (in a project, once the
-#: config memo holds: no YAML library, no config model or its structuring library).
+#: list-flows prints its table without rich when the output is not a terminal (as
+#: here); the rest stays out too (in a project, once the config memo holds: no YAML
+#: library, no config model or its structuring library).
 NOT_FOR_LIST_FLOWS = ("prefect", "ruamel", "cattrs", "portal_io.local_server", "portal_io.prefect_api",
                       "portal_core.config", "portal_core.plan", "portal_core.environment", "httpx",
-                      "ghapi", "portal_io.yaml_files")
+                      "ghapi", "portal_io.yaml_files", "rich")
+#: The console script runs a plain `list-flows` command line without invoke at all.
+NOT_FOR_PLAIN_LIST_FLOWS = (*NOT_FOR_LIST_FLOWS, "invoke")
 
 
 def loaded_after(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> list[str]:
@@ -42,7 +45,7 @@ def loaded_after(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None)
         watched = WATCHED
         print(json.dumps(sorted(m for m in sys.modules
                                 if any(m == w or m.startswith(w + ".") for w in watched))))
-    """).replace("WATCHED", repr(sorted(set(NOT_FOR_LIST) | set(NOT_FOR_LIST_FLOWS))))
+    """).replace("WATCHED", repr(sorted(set(NOT_FOR_LIST) | set(NOT_FOR_PLAIN_LIST_FLOWS))))
     done = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True,
                           timeout=120, check=True, env={**os.environ, **(env or {})})
     loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -120,6 +123,37 @@ def test_list_flows_in_a_project_and_with_root_skip_yaml_and_config_once_memoise
         "ARGV", f"['flowportal', 'list-flows', '--root', {str(project / 'flows')!r}]")
     cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     assert heavy(loaded_after(with_root, cwd=tmp_path, env=cache), NOT_FOR_LIST_FLOWS) == []
+
+
+MAIN = (
+    "import contextlib, io, sys\n"
+    "sys.argv = ARGV\n"
+    "from flowportal.cli import main\n"
+    "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+    "    main()\n"
+    "assert out.getvalue(), 'the command printed nothing'\n"
+)
+
+
+def test_the_console_script_lists_flows_without_invoke_or_rich(tmp_path: Path, settled: None) -> None:
+    for argv in (["flowportal", "list-flows"], ["flowportal", "list-flows", "--json", "--strict"]):
+        assert heavy(loaded_after(MAIN.replace("ARGV", repr(argv))), NOT_FOR_PLAIN_LIST_FLOWS) == [], argv
+    project = _project(tmp_path / "proj")
+    project_flows_root(project)  # memoised, as after a first run
+    in_project = MAIN.replace("ARGV", "['flowportal', 'list-flows']")
+    assert heavy(loaded_after(in_project, cwd=project), NOT_FOR_PLAIN_LIST_FLOWS) == []
+    with_root = MAIN.replace("ARGV", repr(["flowportal", "list-flows", "--root", str(project / "flows")]))
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert heavy(loaded_after(with_root, cwd=tmp_path, env=cache), NOT_FOR_PLAIN_LIST_FLOWS) == []
+
+
+def test_the_probe_sees_invoke_and_rich_where_they_are_used() -> None:
+    """The check above could fail: `--help` and a table on a terminal still load them."""
+    helped = loaded_after(MAIN.replace("ARGV", "['flowportal', 'list-flows', '--help']")
+                          .replace("    main()", "    try:\n        main()\n    except SystemExit:\n        pass"))
+    assert "invoke" in helped
+    coloured = loaded_after(MAIN.replace("ARGV", "['flowportal', 'list-flows']"), env={"FORCE_COLOR": "1"})
+    assert "rich" in {m.split(".")[0] for m in coloured}
 
 
 def test_without_the_memo_list_flows_reads_the_yaml() -> None:
