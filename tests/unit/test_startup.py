@@ -85,6 +85,46 @@ def test_the_console_script_defers_unittest_mock_and_invoke_mock_context_still_w
     loaded_after(code)  # check=True: any failed assertion fails the test
 
 
+def test_the_console_script_defers_importlib_metadata_and_invoke_knows_its_version() -> None:
+    code = (
+        "from flowportal.cli import program\n"
+        + RUN.replace("ARGV", "['flowportal', '--list']")
+        + "import sys\n"
+        "assert 'importlib.metadata' not in sys.modules, 'loaded'\n"
+        "import importlib.metadata, invoke\n"
+        "assert invoke.__version__ == importlib.metadata.version('invoke'), invoke.__version__\n"
+        "assert callable(importlib.metadata.distributions)\n"
+        "assert invoke.metadata.version('attrs') == importlib.metadata.version('attrs')\n"
+    )
+    loaded_after(code)
+
+
+def _dist_info(folder: Path, name: str, version: str) -> None:
+    (folder / name).mkdir(parents=True)
+    (folder / name / "METADATA").write_text(f"Metadata-Version: 2.1\nName: invoke\nVersion: {version}\n\nBody\n")
+
+
+def test_invoke_s_version_is_read_from_the_first_dist_info_on_the_path_or_left_to_importlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowportal.cli import _invoke_version_from_dist_info
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    _dist_info(first, "invoke-9.1.0.dist-info", "9.1.0")
+    _dist_info(second, "invoke-1.0.0.dist-info", "1.0.0")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "empty"), str(tmp_path / "missing"), str(first), str(second)])
+    assert _invoke_version_from_dist_info() == "9.1.0"
+    _dist_info(first, "invoke-9.2.0.dist-info", "9.2.0")  # two: which one would importlib pick?
+    assert _invoke_version_from_dist_info() is None
+    monkeypatch.setattr(sys, "path", [str(second)])
+    (second / "invoke-1.0.0.dist-info" / "METADATA").write_text("Name: invoke\n\nVersion: 2\n")
+    assert _invoke_version_from_dist_info() is None  # no Version header
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "x.zip")])
+    (tmp_path / "x.zip").write_bytes(b"PK")
+    assert _invoke_version_from_dist_info() is None
+
+
 def test_invoke_list_in_this_repository_loads_tasks_py_without_heavy_imports() -> None:
     # invoke's own program, finding and importing this repository's tasks.py.
     code = "from invoke.main import program\n" + RUN.replace("ARGV", "['invoke', '--list']")
