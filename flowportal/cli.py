@@ -123,10 +123,10 @@ def _import_invoke_lightly() -> None:
     anything else (or any doubt) to the real module.
 
     The stand-ins are removed right after, so any later import gets the real
-    modules. Done only in a fresh interpreter: if invoke or one of the modules
-    is already loaded there is nothing to save.
+    modules. Done only for what is not loaded yet: a module already loaded
+    costs nothing more, and with invoke loaded there is nothing to save.
     """
-    if any(name in sys.modules for name in ("invoke", "unittest.mock", "importlib.metadata")):
+    if "invoke" in sys.modules:
         return
 
     class _StandIn(types.ModuleType):
@@ -159,7 +159,7 @@ def _import_invoke_lightly() -> None:
     mock.Mock = deferred_mock  # type: ignore[attr-defined]
     metadata = _StandIn("importlib.metadata")
     metadata.version = version  # type: ignore[attr-defined]
-    stand_ins = {"unittest.mock": mock, "importlib.metadata": metadata}
+    stand_ins = {module.__name__: module for module in (mock, metadata) if module.__name__ not in sys.modules}
     sys.modules.update(stand_ins)
     try:
         import invoke  # noqa: F401
