@@ -10,6 +10,8 @@ else is handed to invoke.
 from __future__ import annotations
 
 import contextlib
+import dis
+import inspect
 import io
 from pathlib import Path
 from typing import Any
@@ -114,3 +116,17 @@ def test_a_declaration_invoke_would_read_differently_is_refused() -> None:
         DeclaredTask(counted, help={})
     with pytest.raises(TypeError, match="unknown parameters"):
         DeclaredTask(helped, help={"nmae": "typo"})
+
+
+def test_tasks_run_without_invoke_never_touch_the_context() -> None:
+    # They are handed None for it: a body that used it would fail only on that path.
+    for declared in WITHOUT_INVOKE:
+        body = inspect.unwrap(declared.body)
+        context = body.__code__.co_varnames[0]
+        uses = [i for i in dis.get_instructions(body) if i.opname.startswith("LOAD_") and i.argval == context]
+        assert uses == [], declared.name
+
+    def uses_it(c: Any) -> None:  # the check could fail
+        c.run("true")
+
+    assert [i for i in dis.get_instructions(uses_it) if i.opname.startswith("LOAD_") and i.argval == "c"]
