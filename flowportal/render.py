@@ -107,7 +107,7 @@ def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
              for flow in flows]
     from flowportal import plain_table
 
-    width = plain_table.output_width(sys.stdout)
+    width = plain_table.output_width(_RedactingStream(sys.stdout))  # the stream rich would be given
     text = plain_table.render(title, FLOW_COLUMNS, cells, width) if width is not None else None
     if text is not None:
         _write_whole(text)

@@ -8,8 +8,10 @@ exactly rich's output for the same table, built as `flowportal.render` builds it
 
 from __future__ import annotations
 
+import contextlib
 import io
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rich.console import Console
@@ -93,3 +95,39 @@ def test_output_width_follows_rich_and_declines_whenever_rich_may_colour() -> No
     assert plain_table.output_width(_Stream(False, "ascii"), {"COLUMNS": "132"}) is None  # ASCII box
     assert plain_table.output_width(_Stream(False), {"COLUMNS": "5"}) is None  # too narrow
     assert plain_table.output_width(_Stream(False), {"COLUMNS": "abc"}) is not None  # ignored, as rich does
+
+
+SOURCES = [
+    ("flows/a.py", 'from prefect import flow\n\n@flow\ndef report() -> None:\n    """Send [the] daily report to everyone who asked for it, twice."""\n'),
+    ("flows/team/b.py", "from prefect import flow\n\n@flow(name='report')\ndef other() -> None:\n    pass\n"),
+    ("flows/c.py", "from prefect import flow\n\n@flow\ndef c_flow_with_a_rather_long_name_indeed() -> None:\n    pass\n"),
+]
+
+
+@pytest.mark.parametrize("columns", ["30", "52", "80", "200"])
+@pytest.mark.parametrize("stdout", ["pipe", "stringio"])
+def test_the_list_flows_table_prints_as_rich_prints_it(columns: str, stdout: str,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       capfd: pytest.CaptureFixture[str]) -> None:
+    from flowportal import render
+    from portal_core.discovery import discover
+
+    discovery = discover(SOURCES, "flows")
+    assert discovery.collisions  # the `!` mark and the warning are part of it
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    printed = []
+    for force_rich in (False, True):
+        if force_rich:
+            monkeypatch.setenv("FORCE_COLOR", "")  # rich's renderer, still without colour
+        else:
+            monkeypatch.delenv("FORCE_COLOR", raising=False)
+        if stdout == "stringio":  # no encoding: rich draws an ASCII box, and so must we
+            with contextlib.redirect_stdout(io.StringIO()) as out:
+                render.flows_table(discovery)
+            printed.append(out.getvalue())
+        else:
+            render.flows_table(discovery)
+            printed.append(capfd.readouterr().out)
+    assert printed[0] == printed[1]
+    assert printed[0].count("!") == 2  # both flows of the shared key are marked
