@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     namespace: Collection
 
 
+__all__ = ["namespace"]  # `from flowportal.tasks import *` still gets it (built then)
+
+
 def _build() -> Collection:
     from invoke.collection import Collection
 
