@@ -1,13 +1,13 @@
-"""A table as plain text, exactly as rich prints it when it prints no colour.
+"""A table as text, exactly as rich prints it, without importing rich.
 
 `list-flows` prints one rich table. Importing rich and laying the table out
-costs about 0.1 s, a third of the command, and when the output is not a
-terminal (a pipe, a file, CI, a script) rich prints plain characters only:
-no colours, no styles. In that case this module lays the table out itself,
-with rich's rules for the case `flowportal.render` uses (a left-justified
-title, one header row, the `HEAVY_HEAD` box with outer edges, padding of one
-space either side, columns that wrap words and fold longer words, no fixed
-widths, no ratios, no expansion):
+costs about 0.1 s, a third of the command. To a file or pipe rich prints
+plain characters; to a colour terminal it adds a few fixed escape codes (an
+italic title, a bold header, a yellow key). In those cases this module lays
+the table out itself, with rich's rules for the case `flowportal.render`
+uses (a left-justified title, one header row, the `HEAVY_HEAD` box with
+outer edges, padding of one space either side, columns that wrap words and
+fold longer words, no fixed widths, no ratios, no expansion):
 
 * each column's range is its cells' longest word and longest text, plus the
   padding, capped at the room left between the borders;
@@ -19,12 +19,13 @@ widths, no ratios, no expansion):
   may run past the edge and are then cut), a word longer than the line is
   cut into line-long pieces, and every line is padded to the column width.
 
-Whenever rich could print anything else (a terminal or forced colours, an
-encoding that is not UTF, Windows, Jupyter, a width too small to lay out,
-text that is not printable ASCII, holds a backslash or a `:name:` emoji code) `render`
-and `output_width` return None and the caller uses rich. Tests compare the
-two over generated tables and widths, so a rich upgrade that changes its
-layout fails there, not in front of a user.
+Whenever rich could print anything else (forced colours or terminal, a dumb
+terminal, NO_COLOR, an encoding that is not UTF, Windows, Jupyter, a width
+too small to lay out, text that is not printable ASCII, holds a backslash or
+a `:name:` emoji code) `render` and `output_mode` return None and the caller
+uses rich. Tests compare the two over generated tables, widths and colour
+systems, so a rich upgrade that changes its output fails there, not in
+front of a user.
 """
 
 from __future__ import annotations
@@ -55,18 +56,23 @@ _WORD = re.compile(r" *[^ ]+ *")
 MIN_WIDTH = 20
 
 
-def output_width(stream: Any, environ: Mapping[str, str] = os.environ) -> int | None:
-    """The width rich would lay a table out at on `stream`, if rich would print it
-    without colour or styles; None when rich may print anything else."""
+def output_mode(stream: Any, environ: Mapping[str, str] = os.environ) -> tuple[int, bool] | None:
+    """The width rich would lay a table out at on `stream` and whether it would use
+    colour (a terminal), when this module prints exactly what rich would; else None."""
     if sys.platform == "win32" or "IPython" in sys.modules:
         return None
     if "FORCE_COLOR" in environ or "TTY_COMPATIBLE" in environ:
         return None
     try:
-        if stream.isatty():
-            return None
+        terminal = bool(stream.isatty())
     except (AttributeError, ValueError, OSError):
         return None
+    if terminal:
+        term = environ.get("TERM", "")
+        if term.lower() in ("dumb", "unknown") or term.strip().lower() in ("dumb", "unknown"):
+            return None  # rich: no colour, a fixed 80 columns
+        if environ.get("NO_COLOR", "") != "":
+            return None  # rich: styles but no colours
     encoding = (getattr(stream, "encoding", "utf-8") or "utf-8").lower()
     if not encoding.startswith("utf"):
         return None  # rich would draw the box in ASCII
@@ -84,7 +90,7 @@ def output_width(stream: Any, environ: Mapping[str, str] = os.environ) -> int | 
                 continue
             break
         width = width or 80
-    return width if width >= MIN_WIDTH else None
+    return (width, terminal) if width >= MIN_WIDTH else None
 
 
 def _renderable(text: str) -> bool:
@@ -169,8 +175,9 @@ def column_widths(columns: Sequence[Sequence[str]], width: int) -> list[int]:
     return widths
 
 
-def _fold(text: str, width: int) -> list[str]:
-    """`text` word-wrapped into lines of `width` cells (long words cut), each padded to `width`."""
+def _fold(text: str, width: int) -> list[tuple[str, int]]:
+    """`text` word-wrapped into lines of `width` cells (long words cut): each line's
+    text and the spaces that pad it to `width`."""
     breaks: list[int] = []
     used = 0
     for match in _WORD.finditer(text):
@@ -196,15 +203,32 @@ def _fold(text: str, width: int) -> list[str]:
         if len(line) > width:  # trailing spaces past the edge go first
             spaces = len(line) - len(line.rstrip())
             line = line[: len(line) - min(spaces, len(line) - width)]
-        lines.append(line[:width].ljust(width))
+        line = line[:width]
+        lines.append((line, width - len(line)))
     return lines
 
 
-def _cell_lines(text: str, width: int) -> list[str]:
+def _bold(text: str) -> str:
+    return f"\x1b[1m{text}\x1b[0m"
+
+
+def _cell_lines(text: str, width: int, style: str = "") -> list[str]:
     """A cell's lines in a column `width` cells wide, padding included (the padding
-    fills the column, so the text wraps at the column's width less the padding)."""
+    fills the column, so the text wraps at the column's width less the padding).
+
+    `style`: "" plain; "header": bold, padding and all, as rich styles a header
+    cell; "yellow": the text (not its padding) yellow, as rich shows `[yellow]...[/]`.
+    """
     pad = " " * _PAD
-    return [pad + line + pad for line in _fold(text, width - 2 * _PAD)]
+    lines = []
+    for line, spaces in _fold(text, width - 2 * _PAD):
+        if style == "header":
+            lines.append(_bold(pad) + _bold(line + " " * spaces) + _bold(pad))
+        elif style == "yellow" and line:
+            lines.append(f"{pad}\x1b[33m{line}\x1b[0m{' ' * spaces}{pad}")
+        else:
+            lines.append(pad + line + " " * spaces + pad)
+    return lines
 
 
 def _rule(parts: tuple[str, str, str, str], widths: list[int]) -> str:
@@ -212,19 +236,26 @@ def _rule(parts: tuple[str, str, str, str], widths: list[int]) -> str:
     return left + between.join(line * w for w in widths) + right + "\n"
 
 
-def _row(edges: tuple[str, str, str], cells: list[list[str]], widths: list[int], header: bool) -> str:
+def _row(edges: tuple[str, str, str], cells: list[list[str]], widths: list[int], header: bool,
+         colour: bool) -> str:
     height = max(len(lines) for lines in cells)
     shaped = []
     for lines, width in zip(cells, widths, strict=True):
-        blank = [" " * width] * (height - len(lines))
+        blank = [_bold(" " * width) if header and colour else " " * width] * (height - len(lines))
         shaped.append(blank + lines if header else lines + blank)  # headers sit on the rule
     left, between, right = edges
     return "".join(left + between.join(column[i] for column in shaped) + right + "\n"
                    for i in range(height))
 
 
-def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> str | None:
-    """The table as rich prints it without colour at `width` cells, or None (use rich)."""
+def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], width: int,
+           colour: bool = False, yellow: Sequence[bool] = ()) -> str | None:
+    """The table as rich prints it at `width` cells, or None (use rich).
+
+    Without `colour`, as rich prints to a file or pipe. With it, as rich prints
+    to a colour terminal: the title italic, the header bold, and the first cell
+    of each row whose `yellow` flag is set in yellow.
+    """
     texts = [title, *headers, *(cell for row in rows for cell in row)]
     if not all(_renderable(text) for text in texts):
         return None
@@ -232,10 +263,14 @@ def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], wi
     widths = column_widths(columns, width)
     if min(widths) < 2 * _PAD + 1:
         return None  # too narrow for text: left to rich
-    out = [title + "\n", _rule(_TOP, widths)]
-    out.append(_row(_HEAD_ROW, [_cell_lines(h, w) for h, w in zip(headers, widths, strict=True)], widths, header=True))
+    marked = [bool(flag) for flag in yellow] + [False] * (len(rows) - len(yellow))
+    out = [(f"\x1b[3m{title}\x1b[0m" if colour else title) + "\n", _rule(_TOP, widths)]
+    head = [_cell_lines(h, w, "header" if colour else "") for h, w in zip(headers, widths, strict=True)]
+    out.append(_row(_HEAD_ROW, head, widths, header=True, colour=colour))
     out.append(_rule(_HEAD_RULE, widths))
-    for row in rows:
-        out.append(_row(_BODY_ROW, [_cell_lines(c, w) for c, w in zip(row, widths, strict=True)], widths, header=False))
+    for row, mark in zip(rows, marked, strict=True):
+        cells = [_cell_lines(c, w, "yellow" if colour and mark and i == 0 else "")
+                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+        out.append(_row(_BODY_ROW, cells, widths, header=False, colour=colour))
     out.append(_rule(_BOTTOM, widths))
     return "".join(out)

@@ -94,21 +94,26 @@ FLOW_COLUMNS = ("key", "location", "group", "description")
 def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
     """Colliding keys are marked `!` in the table and explained below it.
 
-    When the output is not a terminal rich prints no colour, and the table is
-    laid out by `flowportal.plain_table`, byte for byte as rich would, without
-    importing rich (a third of the command's start-up); otherwise rich prints it.
+    Where `flowportal.plain_table` can (a file, a pipe, a colour terminal;
+    plain printable text) it lays the table out byte for byte as rich would,
+    without importing rich (a third of the command's start-up); otherwise rich
+    prints it.
     """
     flows = discovery.flows
     title = f"{len(flows)} flows"
     # Masked before the layout: a secret wrapped over two lines would escape the
     # masking of the printed text.
-    cells = [(("!" if discovery.collision_of(flow.key) is not None else "") + redact(flow.key),
-              redact(flow.location), redact("/".join(flow.grouping)), redact(flow.description))
-             for flow in flows]
+    marked = [discovery.collision_of(flow.key) is not None for flow in flows]  # `!`, yellow
+    cells = [(("!" if mark else "") + redact(flow.key), redact(flow.location),
+              redact("/".join(flow.grouping)), redact(flow.description))
+             for flow, mark in zip(flows, marked, strict=True)]
     from flowportal import plain_table
 
-    width = plain_table.output_width(_RedactingStream(sys.stdout))  # the stream rich would be given
-    text = plain_table.render(title, FLOW_COLUMNS, cells, width) if width is not None else None
+    mode = plain_table.output_mode(_RedactingStream(sys.stdout))  # the stream rich would be given
+    text = None
+    if mode is not None:
+        width, colour = mode
+        text = plain_table.render(title, FLOW_COLUMNS, cells, width, colour, marked)
     if text is not None:
         _write_whole(text)
     else:
@@ -141,7 +146,7 @@ def _rich_flows_table(discovery: Discovery, title: str, cells: Sequence[tuple[st
     for flow, (_, location, group, description) in zip(discovery.flows, cells, strict=True):
         key = escape(redact(flow.key))
         if discovery.collision_of(flow.key) is not None:
-            key = f"[yellow]!{key}[/]"
+            key = f"[yellow]!{key}[/]"  # as plain_table.render marks it
         table.add_row(key, escape(location), escape(group), escape(description))
     console().print(table)
 

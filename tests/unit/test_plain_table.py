@@ -21,14 +21,20 @@ from rich.table import Table
 from flowportal import plain_table
 
 
-def rich_text(title: str, headers: list[str], rows: list[list[str]], width: int) -> str:
-    out = io.StringIO()  # not a terminal: rich prints no colour
-    console = Console(file=out, highlight=False, soft_wrap=True, width=width)
+def rich_text(title: str, headers: list[str], rows: list[list[str]], width: int,
+              yellow: list[bool] | None = None, colour_system: str | None = None) -> str:
+    """rich's table as `flowportal.render` builds it; `colour_system`: on a terminal."""
+    out = io.StringIO()
+    console = Console(file=out, highlight=False, soft_wrap=True, width=width,
+                      force_terminal=colour_system is not None, color_system=colour_system)  # type: ignore[arg-type]
     table = Table(title=title, title_justify="left")
     for header in headers:
         table.add_column(escape(header), overflow="fold")
-    for row in rows:
-        table.add_row(*(escape(cell) for cell in row))
+    for row, mark in zip(rows, yellow or [False] * len(rows), strict=True):
+        cells = [escape(cell) for cell in row]
+        if mark:
+            cells[0] = f"[yellow]{cells[0]}[/]"
+        table.add_row(*cells)
     console.print(table)
     return out.getvalue()
 
@@ -39,21 +45,22 @@ CELL = st.text(alphabet=st.sampled_from("ab  xyz/_.:[]-09"), max_size=40) | st.t
 
 
 @st.composite
-def tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]]]:
+def tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]], list[bool]]:
     n = draw(st.integers(1, 5))
     headers = draw(st.lists(CELL.filter(bool), min_size=n, max_size=n))
     rows = draw(st.lists(st.lists(CELL, min_size=n, max_size=n), max_size=8))
-    return headers, rows
+    yellow = draw(st.lists(st.booleans(), min_size=len(rows), max_size=len(rows)))
+    return headers, rows, yellow
 
 
 @settings(max_examples=150, deadline=None)
-@given(tables(), st.integers(1, 220))
-def test_the_plain_table_is_rich_s_table_or_declines(table: tuple[list[str], list[list[str]]],
-                                                      width: int) -> None:
-    headers, rows = table
-    ours = plain_table.render("7 flows", headers, rows, width)
+@given(tables(), st.integers(1, 220), st.sampled_from([None, "standard", "256", "truecolor"]))
+def test_the_table_is_rich_s_table_or_declines(table: tuple[list[str], list[list[str]], list[bool]],
+                                               width: int, colour_system: str | None) -> None:
+    headers, rows, yellow = table
+    ours = plain_table.render("7 flows", headers, rows, width, colour_system is not None, yellow)
     if ours is not None:
-        assert ours == rich_text("7 flows", headers, rows, width)
+        assert ours == rich_text("7 flows", headers, rows, width, yellow, colour_system)
 
 
 @settings(max_examples=60, deadline=None)
@@ -87,14 +94,18 @@ class _Stream:
         return self.tty
 
 
-def test_output_width_follows_rich_and_declines_whenever_rich_may_colour() -> None:
-    assert plain_table.output_width(_Stream(False), {"COLUMNS": "132"}) == 132
-    assert plain_table.output_width(_Stream(True), {"COLUMNS": "132"}) is None  # a terminal: colours
-    assert plain_table.output_width(_Stream(False), {"COLUMNS": "132", "FORCE_COLOR": "1"}) is None
-    assert plain_table.output_width(_Stream(False), {"COLUMNS": "132", "TTY_COMPATIBLE": "1"}) is None
-    assert plain_table.output_width(_Stream(False, "ascii"), {"COLUMNS": "132"}) is None  # ASCII box
-    assert plain_table.output_width(_Stream(False), {"COLUMNS": "5"}) is None  # too narrow
-    assert plain_table.output_width(_Stream(False), {"COLUMNS": "abc"}) is not None  # ignored, as rich does
+def test_output_mode_follows_rich_and_declines_whenever_rich_may_print_otherwise() -> None:
+    mode = plain_table.output_mode
+    assert mode(_Stream(False), {"COLUMNS": "132"}) == (132, False)
+    assert mode(_Stream(True), {"COLUMNS": "132", "TERM": "xterm-256color"}) == (132, True)
+    assert mode(_Stream(True), {"COLUMNS": "132", "TERM": "dumb"}) is None  # rich: no colour, 80 columns
+    assert mode(_Stream(True), {"COLUMNS": "132", "NO_COLOR": "1"}) is None  # rich: styles, no colours
+    assert mode(_Stream(False), {"COLUMNS": "132", "NO_COLOR": "1"}) == (132, False)  # nothing to colour
+    assert mode(_Stream(False), {"COLUMNS": "132", "FORCE_COLOR": "1"}) is None
+    assert mode(_Stream(False), {"COLUMNS": "132", "TTY_COMPATIBLE": "1"}) is None
+    assert mode(_Stream(False, "ascii"), {"COLUMNS": "132"}) is None  # rich draws an ASCII box
+    assert mode(_Stream(False), {"COLUMNS": "5"}) is None  # too narrow
+    assert mode(_Stream(False), {"COLUMNS": "abc"}) is not None  # ignored, as rich does
 
 
 SOURCES = [
@@ -104,8 +115,17 @@ SOURCES = [
 ]
 
 
+class _Terminal(io.StringIO):
+    """Captured output that says it is a terminal, in UTF-8."""
+
+    encoding = "utf-8"
+
+    def isatty(self) -> bool:
+        return True
+
+
 @pytest.mark.parametrize("columns", ["30", "52", "80", "200"])
-@pytest.mark.parametrize("stdout", ["pipe", "stringio"])
+@pytest.mark.parametrize("stdout", ["pipe", "stringio", "terminal"])
 def test_the_list_flows_table_prints_as_rich_prints_it(columns: str, stdout: str,
                                                        monkeypatch: pytest.MonkeyPatch,
                                                        capfd: pytest.CaptureFixture[str]) -> None:
@@ -113,21 +133,22 @@ def test_the_list_flows_table_prints_as_rich_prints_it(columns: str, stdout: str
     from portal_core.discovery import discover
 
     discovery = discover(SOURCES, "flows")
-    assert discovery.collisions  # the `!` mark and the warning are part of it
+    assert discovery.collisions  # the `!` mark, its colour and the warning are part of it
     monkeypatch.setenv("COLUMNS", columns)
-    monkeypatch.delenv("TTY_COMPATIBLE", raising=False)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
     printed = []
-    for force_rich in (False, True):
-        if force_rich:
-            monkeypatch.setenv("FORCE_COLOR", "")  # rich's renderer, still without colour
-        else:
-            monkeypatch.delenv("FORCE_COLOR", raising=False)
-        if stdout == "stringio":  # no encoding: rich draws an ASCII box, and so must we
-            with contextlib.redirect_stdout(io.StringIO()) as out:
-                render.flows_table(discovery)
-            printed.append(out.getvalue())
-        else:
+    for by_rich in (False, True):
+        if by_rich:  # settings this module leaves to rich, which prints the same
+            monkeypatch.setenv(*(("TTY_COMPATIBLE", "1") if stdout == "terminal" else ("FORCE_COLOR", "")))
+        if stdout == "pipe":
             render.flows_table(discovery)
             printed.append(capfd.readouterr().out)
+        else:  # a StringIO has no encoding: rich draws an ASCII box, and so must we
+            with contextlib.redirect_stdout(_Terminal() if stdout == "terminal" else io.StringIO()) as out:
+                render.flows_table(discovery)
+            printed.append(out.getvalue())
     assert printed[0] == printed[1]
     assert printed[0].count("!") == 2  # both flows of the shared key are marked
+    assert ("\x1b[33m!" in printed[0]) == (stdout == "terminal")

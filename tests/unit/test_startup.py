@@ -56,11 +56,13 @@ def heavy(loaded: list[str], forbidden: tuple[str, ...]) -> list[str]:
     return [m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden)]
 
 
+#: Output captured as from a pipe: UTF-8, not a terminal.
+PIPE = "io.TextIOWrapper(io.BytesIO(), encoding='utf-8', write_through=True)"
 RUN = (
     "import contextlib, io\n"
-    "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+    f"with contextlib.redirect_stdout({PIPE}) as out:\n"
     "    program.run(ARGV, exit=False)\n"
-    "assert out.getvalue(), 'the command printed nothing'\n"
+    "assert out.buffer.getvalue(), 'the command printed nothing'\n"
 )
 
 
@@ -169,9 +171,9 @@ MAIN = (
     "import contextlib, io, sys\n"
     "sys.argv = ARGV\n"
     "from flowportal.cli import main\n"
-    "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+    f"with contextlib.redirect_stdout({PIPE}) as out:\n"
     "    main()\n"
-    "assert out.getvalue(), 'the command printed nothing'\n"
+    "assert out.buffer.getvalue(), 'the command printed nothing'\n"
 )
 
 
@@ -185,6 +187,10 @@ def test_the_console_script_lists_flows_without_invoke_or_rich(tmp_path: Path, s
     with_root = MAIN.replace("ARGV", repr(["flowportal", "list-flows", "--root", str(project / "flows")]))
     cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     assert heavy(loaded_after(with_root, cwd=tmp_path, env=cache), NOT_FOR_PLAIN_LIST_FLOWS) == []
+    on_a_terminal = MAIN.replace("ARGV", "['flowportal', 'list-flows']").replace(
+        "io.TextIOWrapper(", "type('Tty', (io.TextIOWrapper,), {'isatty': lambda self: True})(")
+    coloured = loaded_after(on_a_terminal, env={"TERM": "xterm-256color", "NO_COLOR": ""})
+    assert heavy(coloured, NOT_FOR_PLAIN_LIST_FLOWS) == []
 
 
 def test_the_probe_sees_invoke_and_rich_where_they_are_used() -> None:
