@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -155,3 +156,53 @@ def test_unusual_command_lines_still_go_through_invoke(tmp_path: Path) -> None:
                  ["list-flows", "surplus"]):
         _, how = both_ways(args, ROOT, tmp_path)
         assert how["invoke_program"] is True, args
+
+
+def on_a_terminal(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, bytes, bytes]:
+    """Run `argv` with stdout on a pseudo-terminal; its exit status, stdout and stderr."""
+    import os
+    import pty
+    import select
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=follower,
+                               stderr=subprocess.PIPE)
+    os.close(follower)
+    chunks = []
+    try:
+        while select.select([leader], [], [], 60)[0]:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:  # the terminal closed: the command is done
+                break
+            if not data:
+                break
+            chunks.append(data)
+    finally:
+        os.close(leader)
+    assert process.stderr is not None
+    stderr = process.stderr.read()
+    return process.wait(timeout=60), b"".join(chunks), stderr
+
+
+@pytest.mark.parametrize("columns", [None, "61"])
+def test_on_a_colour_terminal_the_table_is_the_same_without_invoke_and_rich(
+    troubled_project: Path, tmp_path: Path, columns: str | None
+) -> None:
+    import os
+
+    mark = tmp_path / "mark.json"
+    env = {**{n: v for n, v in os.environ.items() if not n.startswith("INVOKE_") and n not in (
+        "FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR", "COLUMNS")},
+        "TERM": "xterm-256color", "XDG_CACHE_HOME": str(tmp_path / "cache"), "PREFECT_API_KEY": SECRET,
+        "FLOWPORTAL_TEST_MARK": str(mark), **({"COLUMNS": columns} if columns else {})}
+    fast = on_a_terminal([sys.executable, "-c", WITHOUT_INVOKE, "list-flows"], troubled_project, env)
+    # TTY_COMPATIBLE=1: rich's own renderer on the terminal (this module leaves it to rich).
+    reference = on_a_terminal([sys.executable, "-c", THROUGH_INVOKE_AND_RICH, "list-flows"], troubled_project,
+                              {**env, "TTY_COMPATIBLE": "1"})
+    assert fast[:2] == reference[:2]
+    # TTY_COMPATIBLE also colours the reference's stderr (a pipe here): compare the text.
+    assert fast[2] == re.sub(rb"\x1b\[[0-9;]*m", b"", reference[2])
+    assert b"\x1b[3m2 flows\x1b[0m" in fast[1]  # the italic title
+    assert b"\x1b[33m!report" in fast[1] and SECRET.encode() not in fast[1]
+    assert json.loads(mark.read_text()) == {"invoke_program": False, "rich": True}  # rich: the warnings
