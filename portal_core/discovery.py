@@ -48,7 +48,6 @@ import attrs
 from portal_core.errors import DiscoveryError
 from portal_core.flows import FlowRecord
 from portal_core.names import normalize_flow_key
-from portal_core.scaffold import default_import_root, import_module_for
 
 #: Dotted paths of Prefect's flow decorator; anything else is not a flow.
 FLOW_DECORATOR_PATHS = frozenset({"prefect.flow", "prefect.flows.flow"})
@@ -491,6 +490,8 @@ def discover(files: Iterable[tuple[str, str]], source_root: str = "") -> Discove
 
 def module_path(relative_path: str) -> str:
     """Dotted module name for a file path from the project root (`a/b/__init__.py` -> `a.b`)."""
+    from portal_core.scaffold import import_module_for  # only JSON needs it: not on the table's path
+
     return import_module_for(relative_path, "")
 
 
@@ -510,6 +511,8 @@ def flow_to_record(flow: FlowRecord, root: str, import_root: str | None = None) 
         source_path = root + flow.relative_path
     else:
         source_path = f"{root}/{flow.relative_path}"
+    from portal_core.scaffold import default_import_root, import_module_for  # not on the table's path
+
     if import_root is None:
         import_root = default_import_root(flow.relative_path)
     dotted = import_module_for(flow.relative_path, import_root)

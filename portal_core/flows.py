@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import attrs
 
 from portal_core.names import prefect_flow_name
@@ -36,6 +34,8 @@ class FlowRecord:
     @property
     def id(self) -> str:
         """Stable across runs and machines: derived only from path and function."""
+        import hashlib  # loads OpenSSL: only for the JSON records, not for the table
+
         return hashlib.sha256(self.entrypoint.encode("utf-8")).hexdigest()[:16]
 
     @property

@@ -27,7 +27,6 @@ import attrs
 
 from portal_core.discovery import ParseResult, SourceError
 from portal_core.flows import FlowRecord
-from portal_io.json_files import write_json_atomic
 
 CACHE_FILE_NAME = "discovery.json"
 
@@ -219,6 +218,8 @@ class DiscoveryCache:
                 for rel, e in sorted(self._seen.items())
             },
         }
+        from portal_io.json_files import write_json_atomic  # tempfile & co.: only when writing
+
         try:
             write_json_atomic(self.path, payload)
         except OSError:

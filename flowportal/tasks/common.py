@@ -1,64 +1,21 @@
-"""What every task shares: finding the project, and turning errors into one line."""
+"""What every task shares: finding the project, reporting progress and outcomes.
+
+The one-line errors and the masking live in `flowportal.tasks.errors`, which does
+not import invoke; they are re-exported here for the tasks that import them from here.
+"""
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from invoke.exceptions import Exit
 
 from flowportal.project import find_project_root
-from portal_core.errors import PlanError, PortalError
+from flowportal.tasks.errors import debug_enabled, one_line_errors, protect
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def debug_enabled() -> bool:
-    """`invoke --debug ...` / `flowportal --debug ...` (or FLOWPORTAL_DEBUG=1) shows tracebacks."""
-    import logging
-
-    if logging.getLogger("invoke").isEnabledFor(logging.DEBUG):
-        return True
-    return os.environ.get("FLOWPORTAL_DEBUG", "") not in ("", "0")
-
-
-def one_line_errors(function: F) -> F:
-    """Known failures become `error: ...` on stderr and exit 1; `--debug` shows the traceback."""
-
-    @functools.wraps(function)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from flowportal import render
-
-        protect()  # credentials are masked even if the config never loads
-        try:
-            return function(*args, **kwargs)
-        except Exit:
-            raise
-        except PlanError as err:
-            if debug_enabled():
-                raise
-            for problem in err.problems:
-                render.error_line(problem)
-            raise Exit(code=1) from None
-        except PortalError as err:
-            if debug_enabled():
-                raise
-            render.error_line(str(err))
-            raise Exit(code=1) from None
-        except KeyboardInterrupt:
-            render.error_line("interrupted")
-            raise Exit(code=130) from None
-        except Exception as err:  # a bug or an unforeseen failure: still one line
-            if debug_enabled():
-                raise
-            first = (str(err).splitlines() or [""])[0]
-            render.error_line(f"unexpected {type(err).__name__}: {first} (--debug shows the traceback)")
-            raise Exit(code=1) from None
-
-    return wrapper  # type: ignore[return-value]
+__all__ = ["CliReporter", "check_via", "debug_enabled", "one_line_errors", "protect", "report_outcome",
+           "workspace_here"]
 
 
 def workspace_here() -> Any:
@@ -68,21 +25,6 @@ def workspace_here() -> Any:
     workspace = load_workspace(find_project_root(Path.cwd()))
     protect(workspace.config.environments.values())
     return workspace
-
-
-def protect(environments: Any = ()) -> None:
-    """Tell the output layer which values are secret: those of the environments'
-    `secrets:` and API key variables, and of the usual credential variables."""
-    from flowportal import render
-    from portal_core.redaction import CREDENTIAL_VARIABLES, Redactor
-
-    environments = tuple(environments)
-    names: frozenset[str] = frozenset(CREDENTIAL_VARIABLES)
-    if environments:  # the environment model is costly to import: only when there is config
-        from portal_core.environment import secret_variable_names
-
-        names = secret_variable_names(environments)
-    render.use_redactor(Redactor([os.environ[n] for n in sorted(names) if os.environ.get(n)]))
 
 
 class CliReporter:

@@ -1,20 +1,25 @@
-"""`invoke list-flows`: the flows in the source tree, found without importing them."""
+"""`invoke list-flows`: the flows in the source tree, found without importing them.
+
+Declared without invoke (see `flowportal.tasks.declared`): the console script
+runs a plain `flowportal list-flows [--json] [--strict] [--root DIR]` without
+importing invoke at all; the collection makes invoke's task from the same
+declaration.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from invoke.context import Context
-from invoke.tasks import task
+from flowportal.tasks.declared import DeclaredTask
+from flowportal.tasks.errors import one_line_errors
 
-from flowportal.tasks.common import one_line_errors
+if TYPE_CHECKING:
+    from invoke.context import Context
 
 
-@task(help={"root": "directory to scan (default: the project's flows_root)",
-            "json": "print JSON records (seed SDK field names) instead of a table",
-            "strict": "exit 1 when two flows share a key (default: list them, marked, exit 0)"})
 @one_line_errors
-def list_flows(c: Context, root: str | None = None, json: bool = False, strict: bool = False) -> None:
+def list_flows(c: Context | None, root: str | None = None, json: bool = False, strict: bool = False) -> None:
     """List the Prefect flows in the source tree."""
     from flowportal import render
     from flowportal.usecases.list_flows import list_flows as run
@@ -26,3 +31,14 @@ def list_flows(c: Context, root: str | None = None, json: bool = False, strict: 
         render.flows_table(listing.discovery, [str(e) for e in listing.discovery.errors])
     if strict:
         listing.discovery.raise_for_collisions()
+
+
+LIST_FLOWS = DeclaredTask(list_flows, help={
+    "root": "directory to scan (default: the project's flows_root)",
+    "json": "print JSON records (seed SDK field names) instead of a table",
+    "strict": "exit 1 when two flows share a key (default: list them, marked, exit 0)",
+})
+
+#: The tasks the console script may run without invoke (read-only, no context needed:
+#: they receive None for it).
+WITHOUT_INVOKE = (LIST_FLOWS,)

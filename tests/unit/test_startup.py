@@ -28,11 +28,14 @@ ROOT = Path(__file__).resolve().parents[2]
 #: library, the server and API adapters, the config and plan models.
 NOT_FOR_LIST = ("rich", "prefect", "ruamel", "cattrs", "portal_io.local_server", "portal_io.prefect_api",
                 "portal_core.config", "portal_core.plan", "portal_core.environment", "httpx", "ghapi")
-#: list-flows prints a rich table; the rest stays out (in a project, once the
-#: config memo holds: no YAML library, no config model or its structuring library).
+#: list-flows prints its table without rich when the output is not a terminal (as
+#: here); the rest stays out too (in a project, once the config memo holds: no YAML
+#: library, no config model or its structuring library).
 NOT_FOR_LIST_FLOWS = ("prefect", "ruamel", "cattrs", "portal_io.local_server", "portal_io.prefect_api",
                       "portal_core.config", "portal_core.plan", "portal_core.environment", "httpx",
-                      "ghapi", "portal_io.yaml_files")
+                      "ghapi", "portal_io.yaml_files", "rich")
+#: The console script runs a plain `list-flows` command line without invoke at all.
+NOT_FOR_PLAIN_LIST_FLOWS = (*NOT_FOR_LIST_FLOWS, "invoke")
 
 
 def loaded_after(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> list[str]:
@@ -42,7 +45,7 @@ def loaded_after(code: str, cwd: Path = ROOT, env: dict[str, str] | None = None)
         watched = WATCHED
         print(json.dumps(sorted(m for m in sys.modules
                                 if any(m == w or m.startswith(w + ".") for w in watched))))
-    """).replace("WATCHED", repr(sorted(set(NOT_FOR_LIST) | set(NOT_FOR_LIST_FLOWS))))
+    """).replace("WATCHED", repr(sorted(set(NOT_FOR_LIST) | set(NOT_FOR_PLAIN_LIST_FLOWS))))
     done = subprocess.run([sys.executable, "-c", probe], cwd=cwd, capture_output=True, text=True,
                           timeout=120, check=True, env={**os.environ, **(env or {})})
     loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -53,11 +56,13 @@ def heavy(loaded: list[str], forbidden: tuple[str, ...]) -> list[str]:
     return [m for m in loaded if any(m == f or m.startswith(f + ".") for f in forbidden)]
 
 
+#: Output captured as from a pipe: UTF-8, not a terminal.
+PIPE = "io.TextIOWrapper(io.BytesIO(), encoding='utf-8', write_through=True)"
 RUN = (
     "import contextlib, io\n"
-    "with contextlib.redirect_stdout(io.StringIO()) as out:\n"
+    f"with contextlib.redirect_stdout({PIPE}) as out:\n"
     "    program.run(ARGV, exit=False)\n"
-    "assert out.getvalue(), 'the command printed nothing'\n"
+    "assert out.buffer.getvalue(), 'the command printed nothing'\n"
 )
 
 
@@ -80,6 +85,46 @@ def test_the_console_script_defers_unittest_mock_and_invoke_mock_context_still_w
         "assert callable(unittest.mock.patch)\n"
     )
     loaded_after(code)  # check=True: any failed assertion fails the test
+
+
+def test_the_console_script_defers_importlib_metadata_and_invoke_knows_its_version() -> None:
+    code = (
+        "from flowportal.cli import program\n"
+        + RUN.replace("ARGV", "['flowportal', '--list']")
+        + "import sys\n"
+        "assert 'importlib.metadata' not in sys.modules, 'loaded'\n"
+        "import importlib.metadata, invoke\n"
+        "assert invoke.__version__ == importlib.metadata.version('invoke'), invoke.__version__\n"
+        "assert callable(importlib.metadata.distributions)\n"
+        "assert invoke.metadata.version('attrs') == importlib.metadata.version('attrs')\n"
+    )
+    loaded_after(code)
+
+
+def _dist_info(folder: Path, name: str, version: str) -> None:
+    (folder / name).mkdir(parents=True)
+    (folder / name / "METADATA").write_text(f"Metadata-Version: 2.1\nName: invoke\nVersion: {version}\n\nBody\n")
+
+
+def test_invoke_s_version_is_read_from_the_first_dist_info_on_the_path_or_left_to_importlib(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flowportal.cli import _invoke_version_from_dist_info
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    _dist_info(first, "invoke-9.1.0.dist-info", "9.1.0")
+    _dist_info(second, "invoke-1.0.0.dist-info", "1.0.0")
+    (tmp_path / "empty").mkdir()
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "empty"), str(tmp_path / "missing"), str(first), str(second)])
+    assert _invoke_version_from_dist_info() == "9.1.0"
+    _dist_info(first, "invoke-9.2.0.dist-info", "9.2.0")  # two: which one would importlib pick?
+    assert _invoke_version_from_dist_info() is None
+    monkeypatch.setattr(sys, "path", [str(second)])
+    (second / "invoke-1.0.0.dist-info" / "METADATA").write_text("Name: invoke\n\nVersion: 2\n")
+    assert _invoke_version_from_dist_info() is None  # no Version header
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "x.zip")])
+    (tmp_path / "x.zip").write_bytes(b"PK")
+    assert _invoke_version_from_dist_info() is None
 
 
 def test_invoke_list_in_this_repository_loads_tasks_py_without_heavy_imports() -> None:
@@ -120,6 +165,41 @@ def test_list_flows_in_a_project_and_with_root_skip_yaml_and_config_once_memoise
         "ARGV", f"['flowportal', 'list-flows', '--root', {str(project / 'flows')!r}]")
     cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     assert heavy(loaded_after(with_root, cwd=tmp_path, env=cache), NOT_FOR_LIST_FLOWS) == []
+
+
+MAIN = (
+    "import contextlib, io, sys\n"
+    "sys.argv = ARGV\n"
+    "from flowportal.cli import main\n"
+    f"with contextlib.redirect_stdout({PIPE}) as out:\n"
+    "    main()\n"
+    "assert out.buffer.getvalue(), 'the command printed nothing'\n"
+)
+
+
+def test_the_console_script_lists_flows_without_invoke_or_rich(tmp_path: Path, settled: None) -> None:
+    for argv in (["flowportal", "list-flows"], ["flowportal", "list-flows", "--json", "--strict"]):
+        assert heavy(loaded_after(MAIN.replace("ARGV", repr(argv))), NOT_FOR_PLAIN_LIST_FLOWS) == [], argv
+    project = _project(tmp_path / "proj")
+    project_flows_root(project)  # memoised, as after a first run
+    in_project = MAIN.replace("ARGV", "['flowportal', 'list-flows']")
+    assert heavy(loaded_after(in_project, cwd=project), NOT_FOR_PLAIN_LIST_FLOWS) == []
+    with_root = MAIN.replace("ARGV", repr(["flowportal", "list-flows", "--root", str(project / "flows")]))
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    assert heavy(loaded_after(with_root, cwd=tmp_path, env=cache), NOT_FOR_PLAIN_LIST_FLOWS) == []
+    on_a_terminal = MAIN.replace("ARGV", "['flowportal', 'list-flows']").replace(
+        "io.TextIOWrapper(", "type('Tty', (io.TextIOWrapper,), {'isatty': lambda self: True})(")
+    coloured = loaded_after(on_a_terminal, env={"TERM": "xterm-256color", "NO_COLOR": ""})
+    assert heavy(coloured, NOT_FOR_PLAIN_LIST_FLOWS) == []
+
+
+def test_the_probe_sees_invoke_and_rich_where_they_are_used() -> None:
+    """The check above could fail: `--help` and a table on a terminal still load them."""
+    helped = loaded_after(MAIN.replace("ARGV", "['flowportal', 'list-flows', '--help']")
+                          .replace("    main()", "    try:\n        main()\n    except SystemExit:\n        pass"))
+    assert "invoke" in helped
+    coloured = loaded_after(MAIN.replace("ARGV", "['flowportal', 'list-flows']"), env={"FORCE_COLOR": "1"})
+    assert "rich" in {m.split(".")[0] for m in coloured}
 
 
 def test_without_the_memo_list_flows_reads_the_yaml() -> None:
