@@ -34,6 +34,7 @@ from support.strategies import (
 )
 
 from portal_core.config import EnvironmentConfig, ProjectConfig, StaticFlowConfig, WorkPoolConfig
+from portal_core.deploy import DIRTY_SUFFIX
 from portal_core.deployments import DeployedState, Schedule
 from portal_core.environment import EnvValues, pool_takes_image
 from portal_core.errors import PlanError
@@ -66,8 +67,10 @@ def source_state(
 ) -> DeployedState:
     """A deployment of `key` in `env`, as a deploy there would have left it."""
     name = name_of(config, branch, key, env)
-    # exact project and branch, as deploy tags them; commit and version are arbitrary text
-    version = VersionTags(config.project, branch, draw(tag_values), draw(tag_values))
+    # exact project and branch, as deploy tags them; commit and version are arbitrary text,
+    # but a clean commit (one deployed from uncommitted changes is refused without --force)
+    commit = draw(tag_values.filter(lambda c: not c.endswith(DIRTY_SUFFIX)))
+    version = VersionTags(config.project, branch, commit, draw(tag_values))
     job_variables: dict[str, Any] = {
         "env": {
             **draw(env_dicts),
