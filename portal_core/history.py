@@ -481,7 +481,7 @@ def latest_records(batches: Iterable[RecordBatch], keep: Callable[[str], bool],
     are found keeps the read to the newest batches of a long history.
     """
     latest: dict[str, ChangeRecord] = {}
-    missing = set(wanted)
+    missing = {n for n in wanted if keep(n)}  # one not kept could never be found
     for batch in batches:
         for record in batch.records:
             if record.deployment not in latest and keep(record.deployment):

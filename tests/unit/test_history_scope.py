@@ -76,6 +76,7 @@ def test_latest_records_finds_every_wanted_or_known_deployment_and_reads_no_furt
     here = ("acme", "dev")
     wanted = {DeploymentName.build("acme", "main", f, "dev").format() for f in wanted_flows}
     wanted |= set(known.get(here, ()))
+    wanted.add(DeploymentName.build("acme", "main", "z", "uat").format())  # never kept: not awaited
     read: list[RecordBatch] = []
 
     def reading() -> Iterator[RecordBatch]:
@@ -95,8 +96,8 @@ def test_latest_records_finds_every_wanted_or_known_deployment_and_reads_no_furt
     # it read no batch beyond the one after which nothing wanted or known was missing
     for position in range(len(read) - 1):
         seen = {r.deployment for b in read[:position + 1] for r in b.records}
-        named = wanted | {n for b in read[:position + 1] for n in b.known or ()
-                          if in_scope(n, *here)}
+        named = {n for b in read[:position + 1] for n in (*wanted, *(b.known or ()))
+                 if in_scope(n, *here)}
         assert not named <= seen
 
 
