@@ -344,9 +344,13 @@ def batch_key(project_slug: str, env_slug: str) -> str:
     return f"{KEY_PREFIX}{_key_part(project_slug)}--changes--{_key_part(env_slug)}-{digest}"
 
 
+def place_of_deployment(name: str) -> Place | None:
+    parsed = DeploymentName.parse(name)
+    return (parsed.project, parsed.env) if parsed else None
+
+
 def place_of(record: ChangeRecord) -> Place:
-    parsed = DeploymentName.parse(record.deployment)
-    return (parsed.project, parsed.env) if parsed else ("unscoped", _key_part(record.env or "none"))
+    return place_of_deployment(record.deployment) or ("unscoped", _key_part(record.env or "none"))
 
 
 def places(records: Iterable[ChangeRecord]) -> list[Place]:

@@ -8,7 +8,7 @@ forms: a secret env var shows as changed, never with its value.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -139,6 +139,45 @@ class Plan:
             "warnings": list(self.warnings),
             "summary": {a.value: self.count(a) for a in Action},
         }
+
+
+# --------------------------------------------------------------------------- former secrets
+
+_NOT_A_VALUE = (None, REDACTED, "<set>")
+
+
+def shown_env_values(plan: Plan) -> dict[str, frozenset[str]]:
+    """Per deployment, the env variables whose value on the server the plan would show.
+
+    A variable that is not a secret now may have been one when it was last
+    applied (moved from `secrets:` to `env:`): the server then holds a secret's
+    value, and the diff's "before" must not print it. Only the history knows,
+    so this says which variables need asking about (usually none).
+    """
+    found: dict[str, frozenset[str]] = {}
+    for change in plan.changes:
+        names = frozenset(f.field.removeprefix("env.") for f in change.fields
+                          if f.field.startswith("env.") and f.before not in _NOT_A_VALUE
+                          and f.field.removeprefix("env.") not in change.spec.secret_names)
+        if names:
+            found[change.name] = names
+    return found
+
+
+def without_former_secrets(plan: Plan, secrets: Mapping[str, Collection[str]]) -> Plan:
+    """The plan with the server's value of each variable in `secrets` (per deployment)
+    shown as a secret: what was applied as a secret stays one in every output."""
+    def masked(change: Change) -> Change:
+        names = secrets.get(change.name) or ()
+        if not names:
+            return change
+        fields = tuple(attrs.evolve(f, before=REDACTED)
+                       if f.field.startswith("env.") and f.field.removeprefix("env.") in names
+                       and f.before not in _NOT_A_VALUE else f
+                       for f in change.fields)
+        return attrs.evolve(change, fields=fields)
+
+    return attrs.evolve(plan, changes=tuple(masked(c) for c in plan.changes))
 
 
 # --------------------------------------------------------------------------- diff

@@ -13,7 +13,8 @@ from portal_core.automations import cloud_only_problems
 from portal_core.deployments import ApplyResult
 from portal_core.environment import Environment, pools_to_create
 from portal_core.errors import PlanError
-from portal_core.plan import Plan
+from portal_core.history import Place, latest_records, place_of_deployment
+from portal_core.plan import Plan, shown_env_values, without_former_secrets
 from portal_core.urls import deployment_url, is_prefect_cloud
 
 
@@ -146,7 +147,37 @@ def finish(
     verb: str | None = None,
     history: HistoryPort | None = None,
 ) -> Outcome:
-    """Stop after the plan (dry run, or nothing to do), else apply it and record it."""
+    """Show the plan, then stop (dry run, or nothing to do) or apply it and record it."""
+    plan = without_secrets_of_old(plan, history)
+    reporter.plan(plan)
     if dry_run or not plan.has_changes:
         return Outcome(plan=plan, applied=not dry_run, urls=existing_urls(plan, target))
     return apply_plan(plan, gateway, target, reporter, pools, verb, history)
+
+
+def without_secrets_of_old(plan: Plan, history: HistoryPort | None) -> Plan:
+    """The plan as it may be shown and recorded: the server's value of a variable that was
+    a secret when last applied (and is plain config now) is masked like any secret.
+
+    Only a plan that would show such a value asks the history (usually none does):
+    the newest records of those deployments say which variables were secrets. When
+    the history cannot be read, every such value is masked: not knowing is no
+    reason to print what may be a secret.
+    """
+    shown = shown_env_values(plan)
+    if not shown or history is None:
+        return plan
+    by_place: dict[Place, set[str]] = {}
+    for name in shown:
+        if (place := place_of_deployment(name)) is not None:
+            by_place.setdefault(place, set()).add(name)
+    former: dict[str, frozenset[str]] = {}
+    try:
+        for place, names in by_place.items():
+            latest = latest_records(history.scan(place), names.__contains__, names)
+            for name, record in latest.items():
+                applied = record.applied or {}
+                former[name] = shown[name] & frozenset(applied.get("secret_names") or ())
+    except Exception:  # an unreadable history must not stop a deploy, nor reveal a value
+        former = shown
+    return without_former_secrets(plan, former)

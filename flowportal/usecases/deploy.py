@@ -99,6 +99,5 @@ def deploy(
     check_automations(plan, target)
     for warning in plan.warnings:
         reporter.warning(warning)
-    reporter.plan(plan)
     history = deps.history(gateway, target, config.writes_at_once(target.embedded))
     return finish(plan, gateway, target, reporter, pools, request.dry_run, history=history)

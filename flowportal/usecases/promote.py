@@ -55,7 +55,6 @@ def promote(
                           source_states, target_states, values, request.force, request.adopt)
     pools = check_pools(plan, destination, target_env) if not request.dry_run else []
     check_automations(plan, target)
-    reporter.plan(plan)
     history = deps.history(destination, target, config.writes_at_once(target.embedded))
     return finish(plan, destination, target, reporter, pools, request.dry_run, history=history)
 

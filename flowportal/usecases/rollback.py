@@ -116,5 +116,4 @@ def rollback(
     pools = check_pools(plan, gw, environment) if not request.dry_run else []
     check_automations(plan, target)
     reporter.step(note)
-    reporter.plan(plan)
     return finish(plan, gw, target, reporter, pools, request.dry_run, verb="rollback", history=store)

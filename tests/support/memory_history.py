@@ -21,6 +21,7 @@ from support.memory_gateway import InMemoryGateway
 class MemoryHistory:
     records: list[ChangeRecord] = attrs.Factory(list)
     fail: bool = False  # every write fails, as an unreachable server would
+    unreadable: bool = False  # every read fails
     requests: int = 0
 
     def write(self, records: Sequence[ChangeRecord]) -> list[str]:
@@ -40,6 +41,8 @@ class MemoryHistory:
         cases must do the exact scoping themselves (the real store's key pattern is
         only a pre-filter), and must not depend on a manifest to find what exists."""
         self.requests += 1
+        if self.unreadable:
+            raise ConnectionError("cannot reach the Prefect API")
         for record in newest_first(self.records):
             yield RecordBatch("memory", (record,))
 

@@ -120,3 +120,43 @@ def test_drift_tells_ui_edits_removed_tags_and_deletions_apart_from_pending_conf
     again = {d.name: d for d in drift(edited, "dev", "hello_world", fake_dependencies(gw)).report.deployments}
     assert [f.field for f in again[hello].pending] == ["env.LOG_LEVEL"]
     assert [f.field for f in again[hello].drift] == ["paused"]
+
+
+class PlanCapture(Warnings):
+    def __init__(self) -> None:
+        super().__init__()
+        self.plans: list[object] = []
+
+    def plan(self, plan: object) -> None:
+        self.plans.append(plan)
+
+
+@pytest.mark.parametrize("history_readable", [True, False])
+def test_a_secret_moved_to_plain_config_never_shows_its_old_value(
+    workspace: Workspace, history_readable: bool
+) -> None:
+    """uat's DB_PASSWORD was applied as a secret; the config then makes it a plain value.
+    The server still holds the secret: the plan shows the change, never that value (and
+    when the history cannot be read, every such value is masked rather than shown)."""
+    uat = GatewayWithHistory(pools={"uat-pool"})
+    run_deploy(workspace, uat, env="uat")
+    config = workspace.root / "config" / "environments.yaml"
+    config.write_text(config.read_text().replace(
+        "    env: {LOG_LEVEL: info}\n    secrets: [DB_PASSWORD]",
+        "    env: {LOG_LEVEL: verbose, DB_PASSWORD: now-plain}"), encoding="utf-8")
+    moved = load_workspace(workspace.root)
+    uat.history.unreadable = not history_readable
+    reporter = PlanCapture()
+    outcome = run_deploy(moved, uat, env="uat", dry_run=True, reporter=reporter)
+    assert outcome.exit_code == 2 and reporter.plans == [outcome.plan]
+    shown = json.dumps(outcome.to_json())
+    assert SECRET not in shown
+    fields = {f.field: f for c in outcome.plan.changes for f in c.fields}
+    assert fields["env.DB_PASSWORD"].before == "<secret>"
+    assert fields["env.DB_PASSWORD"].after == "now-plain"
+    # a variable that never was a secret still shows what it was
+    assert fields["env.LOG_LEVEL"].before == ("info" if history_readable else "<secret>")
+    if history_readable:
+        uat.history.unreadable = False
+        assert run_deploy(moved, uat, env="uat").exit_code == 0
+        assert SECRET not in json.dumps([r.to_json() for r in uat.history.records])

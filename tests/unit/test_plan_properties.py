@@ -30,6 +30,7 @@ from portal_core.deployments import ApplyResult, DeployedState, DeploymentFields
 from portal_core.plan import (
     REDACTED,
     Action,
+    Change,
     FieldChange,
     Plan,
     diff,
@@ -37,7 +38,9 @@ from portal_core.plan import (
     make_plan,
     plan_change,
     resolve_paused,
+    shown_env_values,
     state_after,
+    without_former_secrets,
 )
 
 unique_names = st.text(min_size=1, max_size=20)
@@ -418,3 +421,35 @@ def test_exit_code_is_1_when_any_write_failed() -> None:
     assert outcome.failed == (results[1],)
     assert [r["ok"] for r in outcome.to_json()["results"]] == [True, False]
     assert outcome.to_json()["results"][1]["error"] == "boom"
+
+
+# --------------------------------------------------------------------------- former secrets
+
+_VARS = ["A", "B", "C", "D"]
+_shown_before = st.one_of(st.none(), st.sampled_from(["<secret>", "<set>"]), st.text(max_size=8))
+
+
+@given(deployment_specs(), st.lists(st.tuples(st.sampled_from(_VARS), _shown_before, st.text(max_size=8)),
+                                    unique_by=lambda t: t[0], max_size=4),
+       st.sets(st.sampled_from(_VARS)), st.sets(st.sampled_from(_VARS)))
+def test_only_values_of_former_secrets_are_masked_and_only_plain_ones_are_asked_about(
+    spec: DeploymentSpec, env_fields: list[tuple[str, Any, str]], secret_now: set[str],
+    former: set[str],
+) -> None:
+    spec = attrs.evolve(spec, secret_names=frozenset(secret_now))
+    fields = (FieldChange("version", "1", "2"),
+              *(FieldChange(f"env.{var}", before, after) for var, before, after in env_fields))
+    plan = Plan("dev", (Change("k", spec.name, Action.UPDATE, spec, fields=fields),))
+    values = {var for var, before, _ in env_fields if before not in (None, "<secret>", "<set>")}
+    assert shown_env_values(plan).get(spec.name, frozenset()) == values - secret_now
+    masked = without_former_secrets(plan, {spec.name: former})
+    (change,) = masked.changes
+    assert change.fields[0] == fields[0]  # not an env variable: untouched
+    for before_f, after_f in zip(fields[1:], change.fields[1:], strict=True):
+        var = before_f.field.removeprefix("env.")
+        assert after_f.after == before_f.after and after_f.field == before_f.field
+        if var in former and var in values:
+            assert after_f.before == "<secret>"
+        else:
+            assert after_f.before == before_f.before
+    assert without_former_secrets(plan, {}) == plan
