@@ -425,8 +425,10 @@ def stored_batch(key: str, data: Any) -> RecordBatch | None:
 
 
 def records_of(batches: Iterable[RecordBatch]) -> Iterator[ChangeRecord]:
+    """The records of batches given newest first, newest first (a batch keeps its
+    records in the order they were applied)."""
     for batch in batches:
-        yield from batch.records
+        yield from reversed(batch.records)
 
 
 def legacy_known(records: Iterable[ChangeRecord], place: Place) -> tuple[str, ...]:
@@ -487,7 +489,7 @@ def latest_records(batches: Iterable[RecordBatch], keep: Callable[[str], bool],
     latest: dict[str, ChangeRecord] = {}
     missing = {n for n in wanted if keep(n)}  # one not kept could never be found
     for batch in batches:
-        for record in batch.records:
+        for record in reversed(batch.records):  # newest first within the batch too
             if record.deployment not in latest and keep(record.deployment):
                 latest[record.deployment] = record
         missing |= {n for n in batch.known or () if keep(n)}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import textwrap
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from portal_core.automations import automation_body, automations_for, static_tri
 from portal_core.plan import Action
 from portal_io.prefect_gateway import PrefectGateway
 from tests.support.projects import commit_all, make_project
+from tests.support.server_api import api
 
 pytestmark = pytest.mark.integration
 
@@ -37,15 +37,6 @@ alpha:
         parameters: {{n: 2}}
 """
 DONE, FAILED = "prefect.flow-run.Completed", "prefect.flow-run.Failed"
-
-
-def api(url: str, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(url + path, method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        raw = answer.read()
-    return json.loads(raw) if raw else None
 
 
 def automations_running(url: str, deployment_id: str) -> list[dict[str, Any]]:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
-import urllib.request
 import uuid
 from typing import Any
 
@@ -23,16 +21,13 @@ from portal_core.history import (
 )
 from portal_core.names import DeploymentName
 from portal_io.history_store import HistoryStore
+from tests.support.server_api import api
 
 pytestmark = pytest.mark.integration
 
 
 def _post(url: str, path: str, body: Any) -> Any:
-    request = urllib.request.Request(url.rstrip("/") + path, method="POST",
-                                     data=json.dumps(body).encode(),
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        return json.loads(response.read())
+    return api(url, "POST", path, body)
 
 
 def _artifacts(url: str, project: str) -> list[dict[str, Any]]:
@@ -74,7 +69,7 @@ def test_one_apply_is_one_artifact_read_back_whole_with_its_manifest(prefect_api
     assert store.requests == 3 + 2 * 2
     assert len(_artifacts(prefect_api_url, project)) == 3
     place = place_for(project, "dev")
-    assert list(records_of(store.scan(place))) == [*records[100:120], *records[:100]]
+    assert list(records_of(store.scan(place))) == [*reversed(records[:120])]  # newest first
     assert set(store.known(place)) == {r.deployment for r in records[:120]}
     assert store.known(place_for(project, "uat")) == (records[120].deployment,)
 
@@ -125,7 +120,7 @@ def test_records_earlier_versions_stored_are_read_with_the_new_ones(prefect_api_
     assert store.write([new_a, pruned]) == []
     assert store.known(place) == (new_a.deployment, old_b.deployment)  # sorted names
     everything = list(records_of(store.scan(place)))
-    assert everything[:2] == [new_a, pruned]
+    assert everything[:2] == [pruned, new_a]
     assert sorted(everything[2:], key=lambda r: r.deployment) == [old_a, old_b, old_gone]
     latest = latest_records(store.scan(place), lambda n: True, store.known(place))
     assert latest[old_b.deployment] == old_b  # found among the old records

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from portal_io.local_server import LocalServer
 from portal_io.prefect_gateway import PrefectGateway
 from tests.conftest import free_port
 from tests.support.projects import commit_all, git, make_project
+from tests.support.server_api import api
 
 pytestmark = pytest.mark.integration
 
@@ -26,15 +26,6 @@ def cli(root: Path, *args: str, env: dict[str, str] | None = None) -> subprocess
     return subprocess.run([sys.executable, "-m", "flowportal.cli", *args], cwd=root,
                           capture_output=True, text=True, timeout=300,
                           env={**os.environ, **(env or {})})
-
-
-def api(url: str, method: str, path: str, body: Any = None) -> Any:
-    request = urllib.request.Request(url.rstrip("/") + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None,
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        raw = response.read()
-        return json.loads(raw) if raw else None
 
 
 def one_state(url: str, name: str) -> Any:
