@@ -96,11 +96,15 @@ class Recorder:
 
 
 def children() -> set[int]:
-    """PIDs of this process's children, from /proc."""
+    """PIDs of this process's children, from /proc (by thread: a thread that has ended
+    meanwhile is skipped; its children, if any, went to a thread still listed)."""
     found: set[int] = set()
     for task in Path("/proc/self/task").iterdir():
-        with open(task / "children", encoding="ascii") as handle:
-            found.update(int(pid) for pid in handle.read().split())
+        try:
+            with open(task / "children", encoding="ascii") as handle:
+                found.update(int(pid) for pid in handle.read().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
     return found
 
 
