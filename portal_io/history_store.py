@@ -56,6 +56,11 @@ def _wait(retry_after: str | None, attempt: int) -> float:
     return min(0.1 * (2**attempt), 10.0)
 
 
+def _ours(key_filter: Mapping[str, Any]) -> dict[str, Any]:
+    """An artifact filter: our records' type, and `key_filter` on the key."""
+    return {"key": dict(key_filter), "type": {"any_": [RECORD_TYPE]}}
+
+
 def _detail(body: bytes) -> str:
     try:
         detail = json.loads(body).get("detail", "")
@@ -159,8 +164,7 @@ class HistoryStore:
         """The manifest of one place: the newest batch's (one request), or for a log
         only earlier versions wrote, from the newest record of each deployment."""
         newest = self._call("POST", "/artifacts/latest/filter", {
-            "artifacts": {"key": {"any_": [batch_key(*place)]},
-                          "type": {"any_": [RECORD_TYPE]}},
+            "artifacts": _ours({"any_": [batch_key(*place)]}),
             "limit": 1,
         }, "reading the change history")
         for item in newest if isinstance(newest, list) else ():
@@ -171,8 +175,7 @@ class HistoryStore:
         offset = 0
         while True:
             page = self._call("POST", "/artifacts/latest/filter", {
-                "artifacts": {"key": {"like_": key_pattern(place)},
-                              "type": {"any_": [RECORD_TYPE]}},
+                "artifacts": _ours({"like_": key_pattern(place)}),
                 "sort": "KEY_ASC", "limit": PAGE_SIZE, "offset": offset,
             }, "reading the change history")
             page = page if isinstance(page, list) else []
@@ -193,8 +196,7 @@ class HistoryStore:
         offset, size = 0, FIRST_PAGE
         while True:
             page = self._call("POST", "/artifacts/filter", {
-                "artifacts": {"key": {"like_": key_pattern(place)},
-                              "type": {"any_": [RECORD_TYPE]}},
+                "artifacts": _ours({"like_": key_pattern(place)}),
                 "sort": "CREATED_DESC", "limit": size, "offset": offset,
             }, "reading the change history")
             if not isinstance(page, list):
