@@ -399,20 +399,26 @@ class SeenAutomation:
     runs: tuple[str, ...] = ()  # the ids of the deployments it runs
 
 
+def _numbered(name: str, prefix: str) -> bool:
+    """`name` is `prefix` and a number: a string test, as this runs once per deployment
+    on every plan (compiling a pattern per deployment cost more than the plan itself)."""
+    return name.startswith(prefix) and name[len(prefix):].isdecimal()
+
+
 def owned_by(deployment_id: str, deployment_name: str,
              seen: Iterable[SeenAutomation]) -> tuple[OwnedAutomation, ...]:
     """The automations a deployment's triggers made: ours (tagged with their digest), or
     ones Prefect's own deploy made for it (the seed SDK's), which Prefect names
     `<deployment>__automation_<n>`. An automation someone made by hand that runs the
     deployment is neither, and is never touched."""
-    prefect_made = re.compile(re.escape(deployment_name) + r"__automation_\d+")
+    prefix = f"{deployment_name}__automation_"
     owned = []
     for automation in seen:
         if automation.runs != (deployment_id,):
             continue
         ours = tag_value(automation.tags, MANAGED_BY) == MANAGED_BY_VALUE
         digest = tag_value(automation.tags, SPEC_DIGEST) if ours else None
-        if digest is not None or prefect_made.fullmatch(automation.name):
+        if digest is not None or _numbered(automation.name, prefix):
             owned.append(OwnedAutomation(automation.id, automation.name, digest))
     return tuple(owned)
 

@@ -7,6 +7,7 @@ plan's writes must converge in one apply, and config mistakes are one located li
 
 from __future__ import annotations
 
+import re
 import textwrap
 import uuid
 from pathlib import Path
@@ -217,6 +218,18 @@ def test_ownership_is_ours_by_tag_prefects_by_name_and_never_a_hand_made_one() -
     ]
     assert owned_by(DEPLOYMENT_ID, DEPLOYMENT, seen) == (
         OwnedAutomation("a", "anything", "abc"), OwnedAutomation("b", f"{DEPLOYMENT}__automation_2", None))
+
+
+@given(st.text(max_size=12), st.sampled_from(["", "__automation_", "__automation", "_automation_"]),
+       st.text(alphabet=st.sampled_from("0123456789x\u0661 _"), max_size=4))
+def test_prefect_made_means_the_deployment_name_then_automation_then_a_number(
+        name: str, middle: str, number: str) -> None:
+    """Prefect's deploy names a deployment's n-th automation `<deployment>__automation_<n>`
+    (the oracle: that rule as a pattern)."""
+    candidate = f"{name}{middle}{number}"
+    seen = [SeenAutomation("x", candidate, (), (DEPLOYMENT_ID,))]
+    expected = re.fullmatch(re.escape(name) + r"__automation_\d+", candidate) is not None
+    assert bool(owned_by(DEPLOYMENT_ID, name, seen)) == expected
 
 
 def test_an_unchanged_trigger_keeps_its_automation_and_a_renamed_one_is_replaced() -> None:
