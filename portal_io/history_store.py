@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -80,6 +78,9 @@ class HistoryStore:
         self.requests = 0
 
     def _call(self, method: str, path: str, body: Any, what: str) -> Any:
+        import urllib.error  # here: a command that records nothing (a no-op deploy) never needs them
+        import urllib.request
+
         data = json.dumps(body).encode() if body is not None else None
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if self._api_key:

@@ -2,7 +2,7 @@
 
 Importing it must stay cheap (no `prefect`): task bodies import what they need.
 The collection itself (`namespace`) is built on first access, so that the
-modules of tasks the console script runs without invoke (`flowportal.tasks.flows`)
+modules of tasks the console script runs without invoke (`flowportal.tasks.without_invoke`)
 can be imported without importing invoke.
 """
 
@@ -24,15 +24,15 @@ def _build() -> Collection:
 
     from flowportal.tasks import server
     from flowportal.tasks.checks import check_config
-    from flowportal.tasks.deployments import deploy, list_deployments
+    from flowportal.tasks.deployments import DEPLOY, LIST_DEPLOYMENTS
     from flowportal.tasks.flows import LIST_FLOWS
     from flowportal.tasks.lifecycle import drift, history, prune, rollback
-    from flowportal.tasks.promotion import diff, promote
+    from flowportal.tasks.promotion import DIFF, PROMOTE
     from flowportal.tasks.setup import init
 
     return Collection(
-        init, LIST_FLOWS.invoke_task(), list_deployments, deploy, promote, diff, check_config, server.ns,
-        history, rollback, drift, prune,
+        init, LIST_FLOWS.invoke_task(), LIST_DEPLOYMENTS.invoke_task(), DEPLOY.invoke_task(),
+        PROMOTE.invoke_task(), DIFF.invoke_task(), check_config, server.ns, history, rollback, drift, prune,
     )
 
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from invoke.exceptions import Exit
-
 from flowportal.project import find_project_root
-from flowportal.tasks.errors import debug_enabled, one_line_errors, protect
+from flowportal.tasks.errors import debug_enabled, exit_code, one_line_errors, protect
 
-__all__ = ["CliReporter", "check_via", "debug_enabled", "one_line_errors", "protect", "report_outcome",
-           "workspace_here"]
+__all__ = ["CliReporter", "check_via", "debug_enabled", "exit_code", "fail_on_history", "one_line_errors",
+           "protect", "report_outcome", "workspace_here"]
 
 
 def workspace_here() -> Any:
@@ -90,11 +88,10 @@ class CliReporter:
 
 def check_via(via: str, dry_run: bool, json: bool) -> None:
     if via not in ("prefect", "github"):
-        raise Exit(f"error: --via must be 'prefect' or 'github', not {via!r}", code=1)
+        raise exit_code(1, f"error: --via must be 'prefect' or 'github', not {via!r}")
     if via == "github" and (dry_run or json):
-        raise Exit("error: --dry-run and --json work with --via prefect only; the workflow run "
-                   "prints its own plan (run the same command without --via for a local plan)",
-                   code=1)
+        raise exit_code(1, "error: --dry-run and --json work with --via prefect only; the workflow run "
+                           "prints its own plan (run the same command without --via for a local plan)")
 
 
 def report_outcome(outcome: Any, json: bool) -> None:
@@ -112,4 +109,10 @@ def report_outcome(outcome: Any, json: bool) -> None:
                           f"not applied: {', '.join(r.name for r in outcome.failed)}. "
                           "Re-run to converge.")
     if outcome.exit_code:
-        raise Exit(code=outcome.exit_code)
+        raise exit_code(outcome.exit_code)
+
+
+def fail_on_history(outcome: Any, strict_history: bool) -> None:
+    """With --strict-history, a change that was applied but not recorded fails the command."""
+    if strict_history and getattr(outcome, "history_error", None):
+        raise exit_code(1)

@@ -2,8 +2,8 @@
 
 This module does not import invoke: the console script runs some tasks
 without it (see `flowportal.tasks.declared`), and importing invoke costs more
-than the rest of such a command. invoke's `Exit`, which both paths end a
-failed task with, is imported only when a task fails.
+than the rest of such a command. A task ends with `exit_code`, which is
+invoke's `Exit` when invoke runs it and a `SystemExit` otherwise.
 """
 
 from __future__ import annotations
@@ -28,11 +28,21 @@ def debug_enabled() -> bool:
     return os.environ.get("FLOWPORTAL_DEBUG", "") not in ("", "0")
 
 
-def exit_code(code: int) -> BaseException:
-    """invoke's `Exit(code=code)`: what every task ends a failure with, whoever runs it."""
-    from invoke.exceptions import Exit
+def exit_code(code: int, message: str | None = None) -> BaseException:
+    """What a task raises to end with exit status `code`, `message` (if any) on stderr.
 
-    return Exit(code=code)
+    Under invoke (invoke is loaded: `invoke`, `tasks.py`, the console script's
+    invoke path, tests), invoke's `Exit`, which invoke prints and exits with.
+    When the console script runs the task without invoke, a `SystemExit`, the
+    message printed here: importing invoke only to end a command (a dry run
+    with changes pending exits 2) would cost more than the command.
+    """
+    exceptions = sys.modules.get("invoke.exceptions")
+    if exceptions is not None:
+        return exceptions.Exit(message, code=code)
+    if message:
+        print(message, file=sys.stderr)
+    return SystemExit(code)
 
 
 def is_exit(err: BaseException) -> bool:

@@ -38,7 +38,3 @@ LIST_FLOWS = DeclaredTask(list_flows, help={
     "json": "print JSON records (seed SDK field names) instead of a table",
     "strict": "exit 1 when two flows share a key (default: list them, marked, exit 0)",
 })
-
-#: The tasks the console script may run without invoke (read-only, no context needed:
-#: they receive None for it).
-WITHOUT_INVOKE = (LIST_FLOWS,)

@@ -6,19 +6,17 @@ or drift found.
 
 from __future__ import annotations
 
-from typing import Any
-
 from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from flowportal.tasks.common import CliReporter, one_line_errors, report_outcome, workspace_here
-
-
-def fail_on_history(outcome: Any, strict_history: bool) -> None:
-    """With --strict-history, a change that was applied but not recorded fails the command."""
-    if strict_history and getattr(outcome, "history_error", None):
-        raise Exit(code=1)
+from flowportal.tasks.common import (
+    CliReporter,
+    fail_on_history,
+    one_line_errors,
+    report_outcome,
+    workspace_here,
+)
 
 
 def _require(value: str, flag: str) -> None:

@@ -13,15 +13,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from portal_core.automations import AutomationWrite, SeenAutomation
-from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
-from portal_core.github import DispatchResult, RepoRef
-from portal_core.history import ChangeRecord, Place, RecordBatch
-from portal_core.parameter_schema import SchemaResult
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # types only: each command imports the parts of the core it uses
     from flowportal.workspace import Workspace
+    from portal_core.automations import AutomationWrite, SeenAutomation
+    from portal_core.deployments import ApplyResult, DeployedState, DeploymentSpec
     from portal_core.environment import Environment
+    from portal_core.github import DispatchResult, RepoRef
+    from portal_core.history import ChangeRecord, Place, RecordBatch
+    from portal_core.parameter_schema import SchemaResult
 
 
 @attrs.frozen
@@ -88,7 +87,7 @@ class CheckoutReader(Protocol):
 
 
 #: entrypoint -> its parameter schema read from the flow's source (with warnings), never by running it.
-SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, SchemaResult]]
+SchemaReader = Callable[[Path, Sequence[str]], Mapping[str, "SchemaResult"]]
 
 
 class WorkflowGateway(Protocol):

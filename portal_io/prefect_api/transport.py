@@ -15,11 +15,12 @@ proxy keeps working.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import ssl
+import sys
 import threading
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 
 import attrs
@@ -106,6 +107,10 @@ class Endpoint:
 
 def _proxy_for(scheme: str, host: str, proxies: Mapping[str, str] | None) -> tuple[str, int] | None:
     if proxies is None:
+        if sys.platform.startswith("linux") and not any(name.lower().endswith("_proxy") for name in os.environ):
+            return None  # what `getproxies` finds on Linux, without importing urllib.request
+        import urllib.request
+
         proxies = urllib.request.getproxies()
         if not proxies or urllib.request.proxy_bypass(host):
             return None

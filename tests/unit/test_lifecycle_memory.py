@@ -12,7 +12,7 @@ from support.demo_project import SECRET, demo_workspace, name, run_deploy, run_p
 from support.fakes import fake_dependencies
 from support.memory_history import GatewayWithHistory
 
-from flowportal.tasks.lifecycle import fail_on_history
+from flowportal.tasks.common import fail_on_history
 from flowportal.usecases.drift import drift
 from flowportal.usecases.history import history
 from flowportal.usecases.rollback import RollbackRequest, rollback
