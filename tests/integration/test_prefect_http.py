@@ -197,6 +197,24 @@ def test_listing_counts_first_then_reads_every_page(prefect_api_url: str) -> Non
     assert sent["POST /flows/filter"] == 4  # 7 flow ids, 2 per page
 
 
+def test_named_deployments_that_fit_a_page_are_read_in_one_request(prefect_api_url: str) -> None:
+    specs = [rich_spec(unique(f"named-{i}"), unique("named-flow")) for i in range(5)]
+    PrefectGateway(prefect_api_url).create_work_pool(POOL, "process")
+    assert all(r.ok for r in PrefectGateway(prefect_api_url).apply(specs))
+    present = [s.name for s in specs]
+    absent = [*present, unique("named-absent")]
+    # (names, page size, counts sent, pages read): names that fit a page need no count;
+    # a full page is read on until a short one; more names than a page: count, then pages
+    for names, page_size, counts, pages in ((absent, 6, 0, 1), (present, 5, 0, 2), (absent, 5, 1, 2),
+                                            (absent, 2, 1, 3)):
+        with recording_proxy(prefect_api_url) as wire:
+            states = PrefectGateway(wire.url, page_size=page_size).read_deployments(names=names)
+            sent = wire.count(OK)
+        assert sorted(s.name for s in states) == sorted(present), page_size
+        assert (sent["POST /deployments/count"], sent["POST /deployments/filter"]) == (counts, pages), (
+            len(names), page_size)
+
+
 def test_no_write_is_lost_at_high_concurrency(prefect_api_url: str) -> None:
     """16 writers against SQLite: 503s are expected, lost writes are not."""
     flow = unique("busy-flow")
