@@ -56,11 +56,15 @@ _WORD = re.compile(r" *[^ ]+ *")
 MIN_WIDTH = 20
 
 
-def output_mode(stream: Any, environ: Mapping[str, str] = os.environ) -> tuple[int, bool] | None:
+def output_mode(stream: Any, environ: Mapping[str, str] = os.environ,
+                min_width: int = MIN_WIDTH) -> tuple[int, bool] | None:
     """The width rich would lay a table out at on `stream` and whether it would use
-    colour (a terminal), when this module prints exactly what rich would; else None."""
+    colour (a terminal), when this module prints exactly what rich would; else None
+    (also when the width is below `min_width`)."""
     if sys.platform == "win32" or "IPython" in sys.modules:
         return None
+    if getattr(sys.stdin, "__module__", "").startswith("idlelib"):
+        return None  # IDLE says it is a terminal; rich knows it shows no escape codes
     if "FORCE_COLOR" in environ or "TTY_COMPATIBLE" in environ:
         return None
     try:
@@ -90,10 +94,11 @@ def output_mode(stream: Any, environ: Mapping[str, str] = os.environ) -> tuple[i
                 continue
             break
         width = width or 80
-    return (width, terminal) if width >= MIN_WIDTH else None
+    return (width, terminal) if width >= min_width else None
 
 
-def _renderable(text: str) -> bool:
+def renderable(text: str) -> bool:
+    """Text rich prints as it is: printable ASCII, no backslash, no emoji code."""
     return _PLAIN.fullmatch(text) is not None and _EMOJI_CODE.search(text) is None
 
 
@@ -257,7 +262,7 @@ def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], wi
     of each row whose `yellow` flag is set in yellow.
     """
     texts = [title, *headers, *(cell for row in rows for cell in row)]
-    if not all(_renderable(text) for text in texts):
+    if not all(renderable(text) for text in texts):
         return None
     columns = [[header, *(row[i] for row in rows)] for i, header in enumerate(headers)]
     widths = column_widths(columns, width)
