@@ -71,7 +71,9 @@ def _span(style: str, text: str, colour: bool) -> str:
 
 def render(lines: Sequence[Line], colour: bool) -> str | None:
     """The lines as rich prints them (each ending in a line break), in colour or
-    not; None when rich might print them otherwise."""
+    not; None when rich might print them otherwise. No lines print as one empty
+    line, as rich prints empty text."""
+    lines = lines or [[]]
     if not renderable(lines):
         return None
     return "".join("".join(_span(style, text, colour) for style, text in line) + "\n" for line in lines)
