@@ -258,10 +258,10 @@ def plan_text(plan: Plan) -> None:
 
 
 def results_table(outcome: Any) -> None:
+    if not outcome.results:  # a no-op deploy: nothing applied, and rich not imported
+        return
     from rich.table import Table
 
-    if not outcome.results:
-        return
     table = Table(title="applied", title_justify="left")
     for column in ("deployment", "result", "url"):
         table.add_column(column, overflow="fold")

@@ -122,6 +122,32 @@ def test_trailing_backslashes_show_as_written_before_a_tag_and_at_a_line_s_end(b
     assert rich_prints(render.markup(lines), None) == expected
 
 
+class _Stream:
+    def __init__(self, tty: bool) -> None:
+        self.tty, self.encoding = tty, "utf-8"
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_colour_is_decided_as_rich_decides_it_at_any_width() -> None:
+    colour = plain_lines.output_colour
+    assert colour(_Stream(False), {"COLUMNS": "132"}) is False
+    assert colour(_Stream(True), {"COLUMNS": "132", "TERM": "xterm"}) is True
+    assert colour(_Stream(True), {"COLUMNS": "5", "TERM": "xterm"}) is True  # no wrapping: any width
+    assert colour(_Stream(True), {"TERM": "dumb"}) is None
+    assert colour(_Stream(True), {"TERM": "xterm", "NO_COLOR": "1"}) is None
+    assert colour(_Stream(False), {"FORCE_COLOR": ""}) is None
+    assert colour(_Stream(True), {"TERM": "xterm", "TTY_COMPATIBLE": "0"}) is None
+
+
+def test_idle_which_claims_a_terminal_is_left_to_rich(monkeypatch: pytest.MonkeyPatch) -> None:
+    idle_input = type("PseudoInputFile", (), {"__module__": "idlelib.run"})()
+    monkeypatch.setattr(sys, "stdin", idle_input)
+    assert plain_lines.output_colour(_Stream(True), {"TERM": "xterm"}) is None
+    assert not Console(file=_Stream(True)).is_terminal  # type: ignore[arg-type]  # rich: no escape codes
+
+
 # --------------------------------------------------------------------------- whole plans
 
 NAMES = st.from_regex(r"[a-z0-9][a-z0-9_.+-]{0,20}", fullmatch=True)
