@@ -257,17 +257,44 @@ def plan_text(plan: Plan) -> None:
     print_lines(plan_lines(plan))
 
 
+#: The columns of the applied-results table.
+RESULT_COLUMNS = ("deployment", "result", "url")
+
+
 def results_table(outcome: Any) -> None:
+    """What each write did: `ok` in green, `failed` in red and why.
+
+    Laid out by `flowportal.plain_table` where it can (as `flows_table`), else by
+    rich from the same cells.
+    """
     if not outcome.results:  # a no-op deploy: nothing applied, and rich not imported
+        return
+    # Masked before the layout: a secret wrapped over two lines would escape the
+    # masking of the printed text.
+    rows, leads = [], []
+    for result in outcome.results:
+        mark = "ok" if result.ok else "failed"
+        status = mark if result.ok else f"{mark}: {redact(result.error or '')}"
+        rows.append((redact(result.name), status, redact(outcome.urls.get(result.name, ""))))
+        leads.append((("", 0), ("green" if result.ok else "red", len(mark)), ("", 0)))
+    from flowportal import plain_table
+
+    mode = plain_table.output_mode(_RedactingStream(sys.stdout))
+    text = None
+    if mode is not None:
+        width, colour = mode
+        text = plain_table.render("applied", RESULT_COLUMNS, rows, width, colour, leads=leads)
+    if text is not None:
+        _write_whole(text)
         return
     from rich.table import Table
 
     table = Table(title="applied", title_justify="left")
-    for column in ("deployment", "result", "url"):
+    for column in RESULT_COLUMNS:
         table.add_column(column, overflow="fold")
-    for result in outcome.results:
-        status = "[green]ok[/]" if result.ok else f"[red]failed[/]: {escape(redact(result.error or ''))}"
-        table.add_row(result.name, status, outcome.urls.get(result.name, ""))
+    for row, row_leads in zip(rows, leads, strict=True):
+        table.add_row(*(markup([[(colour, cell[:length]), ("", cell[length:])]])
+                        for cell, (colour, length) in zip(row, row_leads, strict=True)))
     console().print(table)
 
 
