@@ -151,7 +151,9 @@ def test_idle_which_claims_a_terminal_is_left_to_rich(monkeypatch: pytest.Monkey
 # --------------------------------------------------------------------------- whole plans
 
 NAMES = st.from_regex(r"[a-z0-9][a-z0-9_.+-]{0,20}", fullmatch=True)
-VALUES = st.none() | st.from_regex(r"[A-Za-z0-9_.:/ -]{0,20}", fullmatch=True) | st.lists(NAMES, max_size=2)
+#: Field values; one colon at most (`image: registry/acme:main-abc`): two could be an emoji code.
+VALUES = (st.none() | st.from_regex(r"[A-Za-z0-9_./ -]{0,20}(:[A-Za-z0-9_.-]{1,10})?", fullmatch=True)
+          | st.lists(NAMES, max_size=2))
 
 
 def _spec(version: str) -> DeploymentSpec:
