@@ -1,4 +1,10 @@
-"""Output for people: rich tables and plans. Colours switch off when not a TTY.
+"""Output for people: tables, plans, progress, warning and error lines. Colours
+switch off when not a TTY.
+
+Everything is printed as rich prints it; where rich would print nothing else
+(a file, a pipe or a colour terminal, plain text), `flowportal.plain_table`
+and `flowportal.plain_lines` write the same bytes without importing rich,
+which would cost a no-op deploy more than its plan takes to compute.
 
 Only the CLI uses this module; use cases and the facade return values. Every
 byte it writes goes through the run's `Redactor` (secret values of the

@@ -24,6 +24,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
+from rich.markup import escape
 from support.examples import examples
 from support.strategies import deployed_states, deployment_specs
 
@@ -112,6 +113,11 @@ SHOWN = st.text(alphabet=st.sampled_from("ab []/#@=-\u00e9\u2603"), max_size=12)
 def test_the_fallback_markup_shows_every_text_as_it_is(lines: list[list[tuple[str, str]]]) -> None:
     expected = "".join("".join(text for _, text in line) + "\n" for line in lines)
     assert rich_prints(render.markup(lines), None) == expected
+
+
+@given(st.text(alphabet=st.sampled_from("ab []/\\#@=:"), max_size=12) | st.text(max_size=12))
+def test_escaping_is_rich_s_escaping_even_when_it_skips_rich(text: str) -> None:
+    assert render.escape(text) == escape(text)
 
 
 @pytest.mark.parametrize("backslashes", [1, 2, 3])
