@@ -267,3 +267,46 @@ def test_a_plan_to_a_pipe_does_not_import_rich() -> None:
                                         "  = unchanged other-dev", "1 to create, 0 to update, 1 unchanged"]
     assert done.stderr.splitlines() == ["applying 2 changes", "  ok report-dev", "warning: a warning",
                                         "error: an error", "False"]
+
+
+SECRETS = st.from_regex(r"[A-Za-z0-9!$%^*()_=+.,-]{4,16}", fullmatch=True)
+
+
+@given(SECRETS, NAMES, NAMES, st.booleans(), st.sampled_from(TERMS))
+def test_secrets_are_masked_on_the_way_without_rich(secret: str, before: str, after: str, terminal: bool,
+                                                    term: str) -> None:
+    """The plan, progress, warning, error lines and results table, written without rich,
+    pass through the run's redactor as rich's output did."""
+    from flowportal.tasks.common import CliReporter
+    from flowportal.usecases.applying import Outcome
+    from portal_core.deployments import ApplyResult
+    from portal_core.redaction import MASK, Redactor
+
+    hidden = before + secret + after
+    change = Change("k", hidden, Action.CREATE, _spec(hidden), fields=(FieldChange("env.X", None, hidden),))
+    plan = Plan(env="dev", changes=(change,))
+    failed = ApplyResult(hidden, "k", ok=False, error=f"server said {hidden}")
+    outcome = Outcome(plan, (failed, ApplyResult("other", "o", ok=True)), applied=True, urls={"other": hidden})
+    out, err = _Output(terminal), _Output(terminal)
+    render.use_redactor(Redactor([secret]))
+    try:
+        with _environment(term, by_rich=False, terminal=terminal), contextlib.redirect_stdout(out), \
+                contextlib.redirect_stderr(err):
+            reporter = CliReporter()  # one result pending: a line per write, no progress bar
+            reporter.plan(Plan(env="dev", changes=(change, _unchanged(change))))
+            reporter.step(f"applying {hidden}")
+            reporter.applied(failed)
+            reporter.warning(hidden)
+            render.error_line(hidden)
+            render.results_table(outcome)
+    finally:
+        render.use_redactor(Redactor())
+    assert plain_lines.render(render.plan_lines(plan), terminal) is not None  # printed without rich
+    for printed in (out.getvalue(), err.getvalue()):
+        assert MASK in printed
+        assert not any(secret in piece for piece in printed.split(MASK))
+
+
+def _unchanged(change: Change) -> Change:
+    """Another deployment of the same spec, already as it should be."""
+    return Change(change.flow_key, change.name + "-2", Action.UNCHANGED, change.spec)
