@@ -1,9 +1,10 @@
 """A table as text, exactly as rich prints it, without importing rich.
 
-`list-flows` prints one rich table (and a deploy its table of results). Importing rich and laying the table out
-costs about 0.1 s, a third of the command. To a file or pipe rich prints
-plain characters; to a colour terminal it adds a few fixed escape codes (an
-italic title, a bold header, a yellow key, a green `ok` or a red `failed`). In those cases this module lays
+`list-flows` prints one rich table (and a deploy its table of results).
+Importing rich and laying the table out costs about 0.1 s, a third of the
+command. To a file or pipe rich prints plain characters; to a colour terminal
+it adds a few fixed escape codes (an italic title, a bold header, a yellow key,
+a green `ok` or a red `failed`). In those cases this module lays
 the table out itself, with rich's rules for the case `flowportal.render`
 uses (a left-justified title, one header row, the `HEAVY_HEAD` box with
 outer edges, padding of one space either side, columns that wrap words and
@@ -20,7 +21,7 @@ fold longer words, no fixed widths, no ratios, no expansion):
   cut into line-long pieces, and every line is padded to the column width.
 
 Whenever rich could print anything else (forced colours or terminal, a dumb
-terminal, NO_COLOR, an encoding that is not UTF, Windows, Jupyter, a width
+terminal, NO_COLOR, an encoding that is not UTF, Windows, Jupyter, IDLE, a width
 too small to lay out, text that is not printable ASCII, holds a backslash or
 a `:name:` emoji code) `render` and `output_mode` return None and the caller
 uses rich. Tests compare the two over generated tables, widths and colour

@@ -246,6 +246,7 @@ def test_a_plan_to_a_pipe_does_not_import_rich() -> None:
         import sys
         from flowportal import render
         from flowportal.tasks.common import CliReporter
+        from flowportal.usecases.applying import Outcome
         from portal_core.deployments import ApplyResult, DeploymentSpec
         from portal_core.plan import Action, Change, Plan
 
@@ -258,13 +259,16 @@ def test_a_plan_to_a_pipe_does_not_import_rich() -> None:
             reporter.applied(ApplyResult(name="report-dev", flow_key="report", ok=True))
             reporter.warning("a warning")
         render.error_line("an error")
+        render.results_table(Outcome(plan, (ApplyResult(name="report-dev", flow_key="report", ok=True),)))
         print("rich" in sys.modules, file=sys.stderr)
     """)
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                           timeout=120, check=True, env=env)
-    assert done.stdout.splitlines() == ["Plan for dev", "  + create    report-dev  version 1+abc",
-                                        "  = unchanged other-dev", "1 to create, 0 to update, 1 unchanged"]
+    lines = done.stdout.splitlines()
+    assert lines[:4] == ["Plan for dev", "  + create    report-dev  version 1+abc",
+                         "  = unchanged other-dev", "1 to create, 0 to update, 1 unchanged"]
+    assert lines[4] == "applied" and "│ report-dev │ ok     │" in lines[-2]
     assert done.stderr.splitlines() == ["applying 2 changes", "  ok report-dev", "warning: a warning",
                                         "error: an error", "False"]
 
