@@ -223,7 +223,8 @@ def printed(plan: Plan, terminal: bool, term: str, by_rich: bool) -> str:
     return out.getvalue()
 
 
-#: Terminal types for rich's three colour systems.
+#: Terminal types for rich's three colour systems ("xterm-truecolor" stands for
+#: TERM=xterm with COLORTERM=truecolor, see `_environment`).
 TERMS = ["xterm", "xterm-256color", "xterm-truecolor"]
 
 
