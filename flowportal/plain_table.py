@@ -1,9 +1,10 @@
 """A table as text, exactly as rich prints it, without importing rich.
 
-`list-flows` prints one rich table. Importing rich and laying the table out
-costs about 0.1 s, a third of the command. To a file or pipe rich prints
-plain characters; to a colour terminal it adds a few fixed escape codes (an
-italic title, a bold header, a yellow key). In those cases this module lays
+`list-flows` prints one rich table (and a deploy its table of results).
+Importing rich and laying the table out costs about 0.1 s, a third of the
+command. To a file or pipe rich prints plain characters; to a colour terminal
+it adds a few fixed escape codes (an italic title, a bold header, a yellow key,
+a green `ok` or a red `failed`). In those cases this module lays
 the table out itself, with rich's rules for the case `flowportal.render`
 uses (a left-justified title, one header row, the `HEAVY_HEAD` box with
 outer edges, padding of one space either side, columns that wrap words and
@@ -20,7 +21,7 @@ fold longer words, no fixed widths, no ratios, no expansion):
   cut into line-long pieces, and every line is padded to the column width.
 
 Whenever rich could print anything else (forced colours or terminal, a dumb
-terminal, NO_COLOR, an encoding that is not UTF, Windows, Jupyter, a width
+terminal, NO_COLOR, an encoding that is not UTF, Windows, Jupyter, IDLE, a width
 too small to lay out, text that is not printable ASCII, holds a backslash or
 a `:name:` emoji code) `render` and `output_mode` return None and the caller
 uses rich. Tests compare the two over generated tables, widths and colour
@@ -56,11 +57,15 @@ _WORD = re.compile(r" *[^ ]+ *")
 MIN_WIDTH = 20
 
 
-def output_mode(stream: Any, environ: Mapping[str, str] = os.environ) -> tuple[int, bool] | None:
+def output_mode(stream: Any, environ: Mapping[str, str] = os.environ,
+                min_width: int = MIN_WIDTH) -> tuple[int, bool] | None:
     """The width rich would lay a table out at on `stream` and whether it would use
-    colour (a terminal), when this module prints exactly what rich would; else None."""
+    colour (a terminal), when this module prints exactly what rich would; else None
+    (also when the width is below `min_width`)."""
     if sys.platform == "win32" or "IPython" in sys.modules:
         return None
+    if getattr(sys.stdin, "__module__", "").startswith("idlelib"):
+        return None  # IDLE says it is a terminal; rich knows it shows no escape codes
     if "FORCE_COLOR" in environ or "TTY_COMPATIBLE" in environ:
         return None
     try:
@@ -90,10 +95,11 @@ def output_mode(stream: Any, environ: Mapping[str, str] = os.environ) -> tuple[i
                 continue
             break
         width = width or 80
-    return (width, terminal) if width >= MIN_WIDTH else None
+    return (width, terminal) if width >= min_width else None
 
 
-def _renderable(text: str) -> bool:
+def renderable(text: str) -> bool:
+    """Text rich prints as it is: printable ASCII, no backslash, no emoji code."""
     return _PLAIN.fullmatch(text) is not None and _EMOJI_CODE.search(text) is None
 
 
@@ -175,9 +181,9 @@ def column_widths(columns: Sequence[Sequence[str]], width: int) -> list[int]:
     return widths
 
 
-def _fold(text: str, width: int) -> list[tuple[str, int]]:
-    """`text` word-wrapped into lines of `width` cells (long words cut): each line's
-    text and the spaces that pad it to `width`."""
+def _fold(text: str, width: int) -> list[tuple[int, str, int]]:
+    """`text` word-wrapped into lines of `width` cells (long words cut): where each
+    line starts in `text`, its text and the spaces that pad it to `width`."""
     breaks: list[int] = []
     used = 0
     for match in _WORD.finditer(text):
@@ -204,7 +210,7 @@ def _fold(text: str, width: int) -> list[tuple[str, int]]:
             spaces = len(line) - len(line.rstrip())
             line = line[: len(line) - min(spaces, len(line) - width)]
         line = line[:width]
-        lines.append((line, width - len(line)))
+        lines.append((begin, line, width - len(line)))
     return lines
 
 
@@ -212,22 +218,30 @@ def _bold(text: str) -> str:
     return f"\x1b[1m{text}\x1b[0m"
 
 
-def _cell_lines(text: str, width: int, style: str = "") -> list[str]:
+#: SGR codes of the colours a cell's text may start with.
+_COLOURS = {"red": "31", "green": "32", "yellow": "33"}
+
+
+def _cell_lines(text: str, width: int, style: str = "", lead: tuple[str, int] = ("", 0)) -> list[str]:
     """A cell's lines in a column `width` cells wide, padding included (the padding
     fills the column, so the text wraps at the column's width less the padding).
 
     `style`: "" plain; "header": bold, padding and all, as rich styles a header
-    cell; "yellow": the text (not its padding) yellow, as rich shows `[yellow]...[/]`.
+    cell. `lead`: a colour and a length: the text's first characters in that colour
+    (not the padding), as rich shows `[yellow]!key[/]` or `[red]failed[/]: why`,
+    each wrapped line's share on its own.
     """
     pad = " " * _PAD
+    colour, length = lead
     lines = []
-    for line, spaces in _fold(text, width - 2 * _PAD):
+    for begin, line, spaces in _fold(text, width - 2 * _PAD):
         if style == "header":
             lines.append(_bold(pad) + _bold(line + " " * spaces) + _bold(pad))
-        elif style == "yellow" and line:
-            lines.append(f"{pad}\x1b[33m{line}\x1b[0m{' ' * spaces}{pad}")
-        else:
-            lines.append(pad + line + " " * spaces + pad)
+            continue
+        shown = line[:max(0, length - begin)] if colour else ""
+        if shown:
+            line = f"\x1b[{_COLOURS[colour]}m{shown}\x1b[0m{line[len(shown):]}"
+        lines.append(pad + line + " " * spaces + pad)
     return lines
 
 
@@ -249,15 +263,19 @@ def _row(edges: tuple[str, str, str], cells: list[list[str]], widths: list[int],
 
 
 def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], width: int,
-           colour: bool = False, yellow: Sequence[bool] = ()) -> str | None:
+           colour: bool = False, yellow: Sequence[bool] = (),
+           leads: Sequence[Sequence[tuple[str, int]]] = ()) -> str | None:
     """The table as rich prints it at `width` cells, or None (use rich).
 
     Without `colour`, as rich prints to a file or pipe. With it, as rich prints
-    to a colour terminal: the title italic, the header bold, and the first cell
-    of each row whose `yellow` flag is set in yellow.
+    to a colour terminal: the title italic, the header bold, the first cell
+    of each row whose `yellow` flag is set in yellow, and the leading characters
+    of each cell as its row's `leads` say (a colour of `_COLOURS` and a length).
     """
     texts = [title, *headers, *(cell for row in rows for cell in row)]
-    if not all(_renderable(text) for text in texts):
+    if not all(renderable(text) for text in texts):
+        return None
+    if any(c and c not in _COLOURS for row in leads for c, _ in row):
         return None
     columns = [[header, *(row[i] for row in rows)] for i, header in enumerate(headers)]
     widths = column_widths(columns, width)
@@ -268,9 +286,13 @@ def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], wi
     head = [_cell_lines(h, w, "header" if colour else "") for h, w in zip(headers, widths, strict=True)]
     out.append(_row(_HEAD_ROW, head, widths, header=True, colour=colour))
     out.append(_rule(_HEAD_RULE, widths))
-    for row, mark in zip(rows, marked, strict=True):
-        cells = [_cell_lines(c, w, "yellow" if colour and mark and i == 0 else "")
-                 for i, (c, w) in enumerate(zip(row, widths, strict=True))]
+    plain = ("", 0)
+    for index, (row, mark) in enumerate(zip(rows, marked, strict=True)):
+        row_leads = [*(leads[index] if index < len(leads) else ()), *[plain] * len(row)]
+        if mark:
+            row_leads[0] = ("yellow", len(row[0]))
+        cells = [_cell_lines(c, w, lead=lead if colour else plain)
+                 for c, w, lead in zip(row, widths, row_leads[:len(row)], strict=True)]
         out.append(_row(_BODY_ROW, cells, widths, header=False, colour=colour))
     out.append(_rule(_BOTTOM, widths))
     return "".join(out)

@@ -1,4 +1,10 @@
-"""Output for people: rich tables and plans. Colours switch off when not a TTY.
+"""Output for people: tables, plans, progress, warning and error lines. Colours
+switch off when not a TTY.
+
+Everything is printed as rich prints it; where rich would print nothing else
+(a file, a pipe or a colour terminal, plain text), `flowportal.plain_table`
+and `flowportal.plain_lines` write the same bytes without importing rich,
+which would cost a no-op deploy more than its plan takes to compute.
 
 Only the CLI uses this module; use cases and the facade return values. Every
 byte it writes goes through the run's `Redactor` (secret values of the
@@ -18,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from portal_core.redaction import Redactor
 
 if TYPE_CHECKING:  # for types only: `list-flows` and `--list` must not pay for the plan model
+    from flowportal.plain_lines import Line, Span
     from portal_core.discovery import Discovery
     from portal_core.plan import Change, Plan
 
@@ -73,15 +80,86 @@ def print_json(value: Any) -> None:
     _RedactingStream(sys.stdout).write(text + "\n")
 
 
+def print_lines(lines: Sequence[Line], stderr: bool = False) -> None:
+    """Print lines of styled spans in one redacted write.
+
+    Where `flowportal.plain_lines` can (a file, a pipe, a colour terminal; plain
+    printable text) it writes them byte for byte as rich would, without importing
+    rich; otherwise rich prints the same spans as markup. Either way the whole
+    text goes through the redactor at once, as rich's single write did.
+    """
+    from flowportal import plain_lines
+
+    stream = _RedactingStream(sys.stderr if stderr else sys.stdout)
+    colour = plain_lines.output_colour(stream)
+    text = None if colour is None else plain_lines.render(lines, colour)
+    if text is None:
+        console(stderr).print(markup(lines))
+    else:
+        _write_whole(text, stderr)
+
+
+def markup(lines: Sequence[Line]) -> str:
+    """The lines as rich markup, for rich to print what `plain_lines` declines.
+
+    Neighbouring unstyled spans are escaped as one text: escaped apart, `[` and
+    `a]` would meet as the tag `[a]`.
+    """
+    out = []
+    for line in lines:
+        parts: list[str] = []
+        plain = ""
+        for style, text in line:
+            if not style:
+                plain += text
+                continue
+            parts.append(_escaped(plain, True) + f"[{style}]{_escaped(text, True)}[/]")
+            plain = ""
+        out.append("".join(parts) + _escaped(plain, False))
+    return "\n".join(out)
+
+
+def _escaped(text: str, tag_follows: bool) -> str:
+    """`text` as markup. rich reads the backslashes right before a tag in pairs (one
+    shown for two), so ahead of a tag trailing backslashes are doubled; elsewhere
+    (a line's end) they are shown as written, and stay single."""
+    body = text.rstrip("\\")
+    return escape(body) + "\\" * ((len(text) - len(body)) * (2 if tag_follows else 1))
+
+
 def error_line(message: str) -> None:
-    console(stderr=True).print(f"[bold red]error:[/] {escape(redact(message))}")
+    # Masked before printing: the escaping or styling could split a secret.
+    print_lines([[("bold red", "error:"), ("", " " + redact(message))]], stderr=True)
 
 
 def warning_line(message: str) -> None:
-    console(stderr=True).print(f"[yellow]warning:[/] {escape(redact(message))}")
+    print_lines([[("yellow", "warning:"), ("", " " + redact(message))]], stderr=True)
+
+
+def step_line(message: str) -> None:
+    """A step of a use case's progress, dim, on stderr."""
+    print_lines([[("dim", message)]], stderr=True)
+
+
+def applied_line(name: str, ok: bool) -> None:
+    """One write's result on stderr (where no progress bar shows them)."""
+    print_lines([[("", "  "), ("green", "ok") if ok else ("red", "failed"), ("", f" {name}")]], stderr=True)
+
+
+def stderr_is_terminal() -> bool:
+    """Whether rich treats stderr as a terminal; asks rich only when it may differ
+    from the stream's own answer (forced colour or terminal, IDLE, Jupyter...)."""
+    from flowportal import plain_lines
+
+    colour = plain_lines.output_colour(_RedactingStream(sys.stderr))
+    return colour if colour is not None else bool(console(stderr=True).is_terminal)
 
 
 def escape(text: str) -> str:
+    """`text` as rich markup that prints it as it is. Only `[` and a trailing
+    backslash need escaping, so other text is returned without importing rich."""
+    if "[" not in text and not text.endswith("\\"):
+        return text
     from rich.markup import escape
 
     return escape(text)
@@ -124,10 +202,10 @@ def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
         warning_line(f"skipped {error}")
 
 
-def _write_whole(text: str) -> None:
-    """Write `text` to stdout in one redacted write, then flush, ending a closed pipe
-    as rich does (quietly, exit status 1)."""
-    stream = _RedactingStream(sys.stdout)
+def _write_whole(text: str, stderr: bool = False) -> None:
+    """Write `text` to stdout (or stderr) in one redacted write, then flush, ending a
+    closed pipe as rich does (quietly, exit status 1, stdout sent to the null device)."""
+    stream = _RedactingStream(sys.stderr if stderr else sys.stdout)
     try:
         stream.write(text)
         stream.flush()
@@ -151,41 +229,78 @@ def _rich_flows_table(discovery: Discovery, title: str, cells: Sequence[tuple[st
     console().print(table)
 
 
-def _change_lines(change: Change) -> list[str]:
+def _change_lines(change: Change) -> list[list[Span]]:
     symbol, colour = _SYMBOLS[change.action.value]
-    head = f"[{colour}]{symbol} {change.action.value:<9}[/] {escape(change.name)}"
+    head: list[Span] = [(colour, f"{symbol} {change.action.value:<9}"), ("", f" {change.name}")]
     if change.action.value == "create":
-        head += f"  [dim]version {escape(change.spec.version)}[/]"
+        head += [("", "  "), ("dim", f"version {change.spec.version}")]
     if change.adopted_flow is not None:
-        head += f"  [cyan]adopt[/] [dim](kept under flow '{escape(change.adopted_flow)}')[/]"
+        head += [("", "  "), ("cyan", "adopt"), ("", " "), ("dim", f"(kept under flow '{change.adopted_flow}')")]
     lines = [head]
-    lines += [f"      {escape(field.render())}" for field in change.fields]
+    lines += [[("", f"      {field.render()}")] for field in change.fields]
     if change.action.value == "create":  # an update already lists them among its fields
-        lines += [f"      automations: {escape(write.describe())}" for write in change.automation_writes]
+        lines += [[("", f"      automations: {write.describe()}")] for write in change.automation_writes]
+    return lines
+
+
+def plan_lines(plan: Plan) -> list[list[Span]]:
+    """The plan as lines of styled spans: a bold title, each change (its action in
+    colour, then its fields) and a bold summary."""
+    source = f" from {plan.source_env}" if plan.source_env else ""
+    lines: list[list[Span]] = [[("bold", f"Plan for {plan.env}{source}")]]
+    lines += [[("", "  "), *line] for change in plan.changes for line in _change_lines(change)]
+    lines.append([("bold", plan.summary())])
     return lines
 
 
 def plan_text(plan: Plan) -> None:
-    """The plan as text, printed at once: rich renders one print of 200 lines in a
-    fraction of the time of 200 prints (a no-op re-deploy of 100 flows is mostly this)."""
-    source = f" from {plan.source_env}" if plan.source_env else ""
-    lines = [f"[bold]Plan for {plan.env}{source}[/]"]
-    lines += ["  " + line for change in plan.changes for line in _change_lines(change)]
-    lines.append(f"[bold]{plan.summary()}[/]")
-    console().print("\n".join(lines))
+    """The plan as text, printed at once (a no-op re-deploy of 100 flows is mostly
+    this): one write of 200 lines, without rich where `print_lines` can.
+
+    Secrets are masked as the text is written (the plan's fields already show
+    `<secret>`), so the same bytes are masked whichever way they are laid out.
+    """
+    print_lines(plan_lines(plan))
+
+
+#: The columns of the applied-results table.
+RESULT_COLUMNS = ("deployment", "result", "url")
 
 
 def results_table(outcome: Any) -> None:
+    """What each write did: `ok` in green, `failed` in red and why.
+
+    Laid out by `flowportal.plain_table` where it can (as `flows_table`), else by
+    rich from the same cells.
+    """
+    if not outcome.results:  # a no-op deploy: nothing applied, and rich not imported
+        return
+    # Masked before the layout: a secret wrapped over two lines would escape the
+    # masking of the printed text.
+    rows, leads = [], []
+    for result in outcome.results:
+        mark = "ok" if result.ok else "failed"
+        status = mark if result.ok else f"{mark}: {redact(result.error or '')}"
+        rows.append((redact(result.name), status, redact(outcome.urls.get(result.name, ""))))
+        leads.append((("", 0), ("green" if result.ok else "red", len(mark)), ("", 0)))
+    from flowportal import plain_table
+
+    mode = plain_table.output_mode(_RedactingStream(sys.stdout))
+    text = None
+    if mode is not None:
+        width, colour = mode
+        text = plain_table.render("applied", RESULT_COLUMNS, rows, width, colour, leads=leads)
+    if text is not None:
+        _write_whole(text)
+        return
     from rich.table import Table
 
-    if not outcome.results:
-        return
     table = Table(title="applied", title_justify="left")
-    for column in ("deployment", "result", "url"):
+    for column in RESULT_COLUMNS:
         table.add_column(column, overflow="fold")
-    for result in outcome.results:
-        status = "[green]ok[/]" if result.ok else f"[red]failed[/]: {escape(redact(result.error or ''))}"
-        table.add_row(result.name, status, outcome.urls.get(result.name, ""))
+    for row, row_leads in zip(rows, leads, strict=True):
+        table.add_row(*(markup([[(colour, cell[:length]), ("", cell[length:])]])
+                        for cell, (colour, length) in zip(row, row_leads, strict=True)))
     console().print(table)
 
 

@@ -53,7 +53,7 @@ class CliReporter:
         from flowportal import render
 
         if not self.quiet:
-            render.console(stderr=True).print(f"[dim]{render.escape(message)}[/]")
+            render.step_line(message)
 
     def status(self, message: str) -> None:
         """A remote run's status lines are the command's output: stdout, printed as data."""
@@ -65,11 +65,10 @@ class CliReporter:
         """A progress bar on a terminal for multi-flow work; one line per write otherwise."""
         from flowportal import render
 
-        err = render.console(stderr=True)
-        if self._progress is None and self._pending > 1 and err.is_terminal:
+        if self._progress is None and self._pending > 1 and render.stderr_is_terminal():
             from rich.progress import Progress
 
-            self._progress = Progress(console=err, transient=True)
+            self._progress = Progress(console=render.console(stderr=True), transient=True)
             self._progress.start()
             self._bar = self._progress.add_task("applying", total=self._pending)
         if self._progress is not None:
@@ -77,8 +76,7 @@ class CliReporter:
             if not result.ok:
                 self._progress.console.print(f"  [red]failed[/] {render.escape(result.name)}")
             return
-        mark = "[green]ok[/]" if result.ok else "[red]failed[/]"
-        err.print(f"  {mark} {render.escape(result.name)}")
+        render.applied_line(result.name, result.ok)
 
     def warning(self, message: str) -> None:
         from flowportal import render

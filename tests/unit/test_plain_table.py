@@ -17,23 +17,30 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from support.examples import examples
 
 from flowportal import plain_table
 
 
 def rich_text(title: str, headers: list[str], rows: list[list[str]], width: int,
-              yellow: list[bool] | None = None, colour_system: str | None = None) -> str:
-    """rich's table as `flowportal.render` builds it; `colour_system`: on a terminal."""
+              yellow: list[bool] | None = None, colour_system: str | None = None,
+              leads: list[list[tuple[str, int]]] | None = None) -> str:
+    """rich's table as `flowportal.render` builds it; `colour_system`: on a terminal;
+    `leads`: each cell's first characters in a colour (`[red]failed[/]: why`)."""
     out = io.StringIO()
     console = Console(file=out, highlight=False, soft_wrap=True, width=width,
                       force_terminal=colour_system is not None, color_system=colour_system)  # type: ignore[arg-type]
     table = Table(title=title, title_justify="left")
     for header in headers:
         table.add_column(escape(header), overflow="fold")
-    for row, mark in zip(rows, yellow or [False] * len(rows), strict=True):
+    for index, (row, mark) in enumerate(zip(rows, yellow or [False] * len(rows), strict=True)):
         cells = [escape(cell) for cell in row]
         if mark:
             cells[0] = f"[yellow]{cells[0]}[/]"
+        for column, (colour, length) in enumerate(leads[index] if leads else []):
+            if colour:
+                text = row[column]
+                cells[column] = f"[{colour}]{escape(text[:length])}[/]{escape(text[length:])}"
         table.add_row(*cells)
     console.print(table)
     return out.getvalue()
@@ -61,6 +68,25 @@ def test_the_table_is_rich_s_table_or_declines(table: tuple[list[str], list[list
     ours = plain_table.render("7 flows", headers, rows, width, colour_system is not None, yellow)
     if ours is not None:
         assert ours == rich_text("7 flows", headers, rows, width, yellow, colour_system)
+
+
+#: Cells of a results table: a word or two in colour, then the rest (`failed: why`).
+LEAD_CELL = st.tuples(st.sampled_from(["", "green", "red", "yellow"]), st.from_regex(r"[a-z]{1,8}( [a-z]{1,3})?", fullmatch=True), CELL)
+
+
+@examples(2)
+@given(st.lists(st.lists(LEAD_CELL, min_size=3, max_size=3), min_size=1, max_size=6), st.integers(1, 120),
+       st.sampled_from(["standard", "256", "truecolor"]))
+def test_cells_that_start_in_colour_are_rich_s_cells(rows: list[list[tuple[str, str, str]]], width: int,
+                                                    colour_system: str) -> None:
+    cells = [[lead + rest for _, lead, rest in row] for row in rows]
+    leads = [[(colour, len(lead)) for colour, lead, _ in row] for row in rows]
+    headers = ["deployment", "result", "url"]
+    ours = plain_table.render("applied", headers, cells, width, True, leads=leads)
+    if ours is not None:
+        assert ours == rich_text("applied", headers, cells, width, colour_system=colour_system, leads=leads)
+    if width >= 60 and all(plain_table.renderable(c) for row in cells for c in row):
+        assert ours is not None  # the property is not satisfied by declining
 
 
 @settings(max_examples=60, deadline=None)
@@ -152,3 +178,39 @@ def test_the_list_flows_table_prints_as_rich_prints_it(columns: str, stdout: str
     assert printed[0] == printed[1]
     assert printed[0].count("!") == 2  # both flows of the shared key are marked
     assert ("\x1b[33m!" in printed[0]) == (stdout == "terminal")
+
+
+@pytest.mark.parametrize("columns", ["30", "80"])
+@pytest.mark.parametrize("stdout", ["pipe", "terminal"])
+def test_the_results_table_prints_as_rich_prints_it(columns: str, stdout: str,
+                                                    monkeypatch: pytest.MonkeyPatch,
+                                                    capfd: pytest.CaptureFixture[str]) -> None:
+    from flowportal import render
+    from flowportal.usecases.applying import Outcome
+    from portal_core.deployments import ApplyResult
+    from portal_core.plan import Plan
+
+    results = (ApplyResult("report-dev", "report", ok=True),
+               ApplyResult("[nightly] sync-dev", "sync", ok=False, error="HTTP 422: [field] schedule is invalid"),
+               ApplyResult("c-dev", "c", ok=False))
+    outcome = Outcome(Plan("dev", ()), results, applied=True,
+                      urls={"report-dev": "http://127.0.0.1:4242/deployments/deployment/1234"})
+    monkeypatch.setenv("COLUMNS", columns)
+    monkeypatch.setenv("TERM", "xterm-256color")
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    printed = []
+    for by_rich in (False, True):
+        if by_rich:  # settings this module leaves to rich, which prints the same
+            monkeypatch.setenv(*(("TTY_COMPATIBLE", "1") if stdout == "terminal" else ("FORCE_COLOR", "")))
+        if stdout == "pipe":
+            render.results_table(outcome)
+            printed.append(capfd.readouterr().out)
+        else:
+            with contextlib.redirect_stdout(_Terminal()) as out:
+                render.results_table(outcome)
+            printed.append(out.getvalue())
+    assert printed[0] == printed[1]
+    if columns == "80":  # names are shown as they are, not read as markup
+        assert "[nightly] sync-dev" in printed[0] and "[field]" in printed[0]
+    assert ("\x1b[31mfailed\x1b[0m" in printed[0]) == (stdout == "terminal")
