@@ -85,10 +85,14 @@ def drift(
         return in_scope(name, *place, flow_key)
 
     states = [s for s in states if ours(s.name)]
-    # Every deployment on the server and every one the history says should exist
-    # (deleted since, or its tags removed): the history is read until all are found.
-    wanted = {s.name for s in states} | set(store.known(place))
-    latest = latest_records(store.scan(place), ours, wanted)
+    # The history is read until it has the newest record of every deployment its
+    # manifest names: those with records, whether on the server, deleted since or
+    # with their tags removed. One on the server that the manifest does not name has
+    # no record to find (made before history was kept, or its record failed): it must
+    # not make drift read the whole history. (Two applies racing to record can leave
+    # a name out of the manifest: that deployment shows no record until it is applied
+    # again, which names it again.)
+    latest = latest_records(store.scan(place), ours, set(store.known(place)))
     # Someone may have removed our tags in the UI: that is drift (of `tags`), not a deletion.
     found = {s.name for s in states}
     untagged = sorted(n for n, r in latest.items() if n not in found and r.applied is not None)

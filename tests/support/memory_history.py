@@ -23,6 +23,7 @@ class MemoryHistory:
     fail: bool = False  # every write fails, as an unreachable server would
     unreadable: bool = False  # every read fails
     requests: int = 0
+    batches_read: int = 0  # batches handed out by `scan`, to tell a bounded read from a full one
 
     def write(self, records: Sequence[ChangeRecord]) -> list[str]:
         self.requests += len(records)
@@ -44,6 +45,7 @@ class MemoryHistory:
         if self.unreadable:
             raise ConnectionError("cannot reach the Prefect API")
         for record in newest_first(self.records):
+            self.batches_read += 1
             yield RecordBatch("memory", (record,))
 
     def delete_deployments(self, ids: Sequence[str]) -> tuple[list[str], list[str]]:

@@ -122,6 +122,26 @@ def test_drift_tells_ui_edits_removed_tags_and_deletions_apart_from_pending_conf
     assert [f.field for f in again[hello].drift] == ["paused"]
 
 
+def test_drift_reads_the_history_only_until_every_recorded_deployment_is_found(
+    workspace: Workspace,
+) -> None:
+    """A managed deployment without any record (made before history was kept) has
+    nothing to find: it must not make drift read the whole history."""
+    gw = GatewayWithHistory(pools={"dev-pool"})
+    for commit in ("abc1234", "bcd2345", "cde3456", "def4567"):
+        run_deploy(workspace, gw, commit=commit)
+    recorded = len(gw.history.records)
+    hello = name("hello_world", "dev")
+    unrecorded = name("no_record", "dev")
+    gw.states[unrecorded] = attrs.evolve(gw.states[hello], name=unrecorded, id="no-record-id")
+    gw.history.batches_read = 0
+    report = drift(workspace, "dev", None, fake_dependencies(gw)).report
+    per_deploy = recorded // 4
+    assert gw.history.batches_read == per_deploy < recorded  # the newest deploy's records only
+    statuses = {d.name: d.status for d in report.deployments}
+    assert statuses[hello] == "ok" and statuses[unrecorded] == "unrecorded"
+
+
 class PlanCapture(Warnings):
     def __init__(self) -> None:
         super().__init__()
