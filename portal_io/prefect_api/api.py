@@ -238,12 +238,13 @@ class PrefectHttp:
                 wait = retry_after_seconds(response.header("Retry-After"))
                 self._last_busy = self._status_reason(response)
                 if pacer is not None:
-                    # A first 503 is usually a write that lost SQLite's race for the
-                    # write lock: retried at once, it succeeds, and shrinking the window
-                    # for it would only slow the deploy. A request refused again, a 429
-                    # or a Retry-After is the server saying "too much": shrink.
+                    # A first 503 is usually a write that lost the race for SQLite's
+                    # write lock: retried at once, it succeeds; the pacer lowers its
+                    # ceiling (overlapping writes only queue there). A request refused
+                    # again, a 429 or a Retry-After is the server saying "too much": shrink.
                     shrink = response.status == 429 or wait is not None or overloads >= 1
-                    pacer.release(ticket, overloaded=shrink, refused=True, retry_after=wait)
+                    pacer.release(ticket, overloaded=shrink, refused=True, retry_after=wait,
+                                  contended=response.status == 503)
                 limit = OVERLOAD_RETRIES if deadline is not None else READ_RETRIES
                 if overloads < limit:
                     self._sleep(backoff(overloads) if wait is None else wait, deadline, what,

@@ -8,12 +8,15 @@ limit starts at the configured `write_concurrency` (also its ceiling), halves
 on an overload signal and grows back by about one slot per window of
 successful writes (additive increase, multiplicative decrease, as TCP does).
 Overload signals are a 429, a Retry-After, a dropped connection, or a request
-refused with 503 a second time; a first 503 is a write that lost SQLite's race
-for the write lock, retried at once without shrinking anything (on SQLite
-about one write in five gets one at concurrency 2, so shrinking for it would
-pin the window at 1 whatever the ceiling). Several signals
-from requests sent under the same limit count as one, so a burst of 503s does
-not collapse the limit to 1.
+refused with 503 a second time. A first 503 is a write that lost a race for
+the server's write lock (SQLite's): it is retried at once, and the ceiling
+comes down by one for the rest of the apply, for good. Writes that queue on
+one lock gain nothing from overlapping and lose the refused attempts (measured
+on SQLite, 100 deployments: 8.6 s one at a time, 11.3 s two at a time with 12
+refusals, 17 s at four); a server that takes concurrent writes (PostgreSQL)
+never answers 503 to them and keeps its ceiling. Several signals from
+requests sent under the same limit count as one, so a burst of 503s lowers
+the ceiling or halves the limit once.
 
 A request that must wait before retrying gives its slot back first: a
 sleeping request never blocks one that could be sent. A `Retry-After` pauses
@@ -90,16 +93,24 @@ class AdaptiveLimit:
             return self._epoch
 
     def release(self, ticket: int, *, overloaded: bool = False, succeeded: bool = False,
-                refused: bool = False, retry_after: float | None = None) -> None:
+                refused: bool = False, contended: bool = False, retry_after: float | None = None) -> None:
         """Give the slot back and learn from how the request went.
 
         `refused`: the server answered 429/503 (counted); `overloaded`: take it as a
-        sign to send less (the window shrinks); `succeeded`: the window may grow.
+        sign to send less (the window shrinks); `contended`: writes overlapping at
+        this limit race for one lock (the ceiling comes down by one, for good);
+        `succeeded`: the window may grow.
         """
         with self._cond:
             self._in_flight -= 1
             self.stats.refusals += refused
-            if overloaded:
+            if contended and not overloaded:
+                if ticket == self._epoch and self.ceiling > 1:
+                    self.ceiling = max(1, min(self.ceiling, self.limit) - 1)
+                    self._window = min(self._window, float(self.ceiling))
+                    self._epoch += 1
+                    self.stats.decreases += 1
+            elif overloaded:
                 self.stats.overloads += 1
                 if ticket == self._epoch:  # the first signal from requests sent under this limit
                     self._window = max(1.0, self._window / 2)

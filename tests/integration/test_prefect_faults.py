@@ -347,12 +347,14 @@ def test_a_server_with_csrf_protection_gets_a_token_once(stand_in: StandIn) -> N
     assert len(posted) == 3 and all(h.get("Prefect-Csrf-Client") for h in posted)
 
 
-def test_a_single_503_is_retried_without_shrinking_the_window_a_429_shrinks_it(stand_in: StandIn) -> None:
+def test_a_single_503_is_retried_and_lowers_the_ceiling_by_one_a_429_halves_the_window(
+        stand_in: StandIn) -> None:
     stand_in.scripted["POST /deployments/"] = [(503, {"detail": "lost the race for the lock"}, {})]
     gateway = PrefectGateway(stand_in.url, write_concurrency=4, timeouts=QUICK)
     assert all(r.ok for r in gateway.apply([spec(f"proj--main--w{i}--dev") for i in range(4)]))
     assert gateway.last_pacing is not None
-    assert (gateway.last_pacing.refusals, gateway.last_pacing.decreases) == (1, 0)
+    assert (gateway.last_pacing.refusals, gateway.last_pacing.decreases) == (1, 1)
+    assert gateway.last_pacing.lowest == 3  # one less, not halved
 
     stand_in.scripted["POST /deployments/"] = [(429, {"detail": "slow down"}, {})]
     assert all(r.ok for r in gateway.apply([spec(f"proj--main--v{i}--dev") for i in range(4)]))

@@ -20,8 +20,9 @@ from portal_io.prefect_api.pacing import (
     retry_after_seconds,
 )
 
-# one step: ("ok" | "busy" | "neutral", how many requests to start first)
-steps = st.lists(st.tuples(st.sampled_from(["ok", "busy", "neutral"]), st.integers(0, 3)), max_size=60)
+# one step: ("ok" | "busy" | "contended" | "neutral", how many requests to start first)
+steps = st.lists(st.tuples(st.sampled_from(["ok", "busy", "contended", "neutral"]), st.integers(0, 3)),
+                 max_size=60)
 
 
 @given(ceiling=st.integers(1, 32), script=steps)
@@ -38,10 +39,28 @@ def test_limit_stays_between_one_and_the_ceiling_and_in_flight_under_it(
                 assert in_flight < window  # granted only inside the window
             except BudgetExhausted:
                 assert in_flight >= window  # refused only when the window is full
+        ceiling_before = limit.ceiling
         if tickets:
-            limit.release(tickets.pop(0), overloaded=outcome == "busy", succeeded=outcome == "ok")
-        assert 1 <= limit.limit <= ceiling
+            limit.release(tickets.pop(0), overloaded=outcome == "busy", succeeded=outcome == "ok",
+                          contended=outcome == "contended", refused=outcome in ("busy", "contended"))
+        assert 1 <= limit.limit <= limit.ceiling <= ceiling_before <= ceiling  # a ceiling only comes down
     assert limit.stats.peak_in_flight <= ceiling
+
+
+@given(ceiling=st.integers(1, 16), burst=st.integers(1, 16))
+def test_contention_lowers_the_ceiling_by_one_per_window_for_good(ceiling: int, burst: int) -> None:
+    """A 503 from a lost race for a write lock: overlapping writes only queue there."""
+    limit = AdaptiveLimit(ceiling)
+    tickets = [limit.acquire() for _ in range(min(burst, ceiling))]
+    for ticket in tickets:  # a burst from one window counts once
+        limit.release(ticket, contended=True, refused=True)
+    assert limit.ceiling == max(1, ceiling - 1)
+    for _ in range(ceiling * ceiling + 1):  # successes never raise it again
+        limit.release(limit.acquire(), succeeded=True)
+    assert limit.limit == limit.ceiling == max(1, ceiling - 1)
+    limit.release(limit.acquire(), contended=True, refused=True)  # a later window: one more down
+    assert limit.ceiling == max(1, ceiling - 2)
+    assert limit.stats.refusals == len(tickets) + 1
 
 
 @given(ceiling=st.integers(2, 32), burst=st.integers(1, 32))
