@@ -263,14 +263,13 @@ def _row(edges: tuple[str, str, str], cells: list[list[str]], widths: list[int],
 
 
 def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], width: int,
-           colour: bool = False, yellow: Sequence[bool] = (),
-           leads: Sequence[Sequence[tuple[str, int]]] = ()) -> str | None:
+           colour: bool = False, leads: Sequence[Sequence[tuple[str, int]]] = ()) -> str | None:
     """The table as rich prints it at `width` cells, or None (use rich).
 
     Without `colour`, as rich prints to a file or pipe. With it, as rich prints
-    to a colour terminal: the title italic, the header bold, the first cell
-    of each row whose `yellow` flag is set in yellow, and the leading characters
-    of each cell as its row's `leads` say (a colour of `_COLOURS` and a length).
+    to a colour terminal: the title italic, the header bold, and the leading
+    characters of each cell as its row's `leads` say (a colour of `_COLOURS` and
+    a length; a row may list fewer leads than cells).
     """
     texts = [title, *headers, *(cell for row in rows for cell in row)]
     if not all(renderable(text) for text in texts):
@@ -281,18 +280,14 @@ def render(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], wi
     widths = column_widths(columns, width)
     if min(widths) < 2 * _PAD + 1:
         return None  # too narrow for text: left to rich
-    marked = [bool(flag) for flag in yellow] + [False] * (len(rows) - len(yellow))
     out = [(f"\x1b[3m{title}\x1b[0m" if colour else title) + "\n", _rule(_TOP, widths)]
     head = [_cell_lines(h, w, "header" if colour else "") for h, w in zip(headers, widths, strict=True)]
     out.append(_row(_HEAD_ROW, head, widths, header=True, colour=colour))
     out.append(_rule(_HEAD_RULE, widths))
     plain = ("", 0)
-    for index, (row, mark) in enumerate(zip(rows, marked, strict=True)):
-        row_leads = [*(leads[index] if index < len(leads) else ()), *[plain] * len(row)]
-        if mark:
-            row_leads[0] = ("yellow", len(row[0]))
-        cells = [_cell_lines(c, w, lead=lead if colour else plain)
-                 for c, w, lead in zip(row, widths, row_leads[:len(row)], strict=True)]
+    for index, row in enumerate(rows):
+        row_leads = [*(leads[index] if colour and index < len(leads) else ()), *[plain] * len(row)]
+        cells = [_cell_lines(c, w, lead=lead) for c, w, lead in zip(row, widths, row_leads, strict=False)]
         out.append(_row(_BODY_ROW, cells, widths, header=False, colour=colour))
     out.append(_rule(_BOTTOM, widths))
     return "".join(out)

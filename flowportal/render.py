@@ -185,21 +185,26 @@ def flows_table(discovery: Discovery, errors: Sequence[str] = ()) -> None:
     cells = [(("!" if mark else "") + redact(flow.key), redact(flow.location),
               redact("/".join(flow.grouping)), redact(flow.description))
              for flow, mark in zip(flows, marked, strict=True)]
-    from flowportal import plain_table
-
-    mode = plain_table.output_mode(_RedactingStream(sys.stdout))  # the stream rich would be given
-    text = None
-    if mode is not None:
-        width, colour = mode
-        text = plain_table.render(title, FLOW_COLUMNS, cells, width, colour, marked)
-    if text is not None:
-        _write_whole(text)
-    else:
+    leads = [[("yellow", len(cell[0]))] if mark else [] for cell, mark in zip(cells, marked, strict=True)]
+    if not _plain_table(title, FLOW_COLUMNS, cells, leads):
         _rich_flows_table(discovery, title, cells)
     for problem in discovery.collision_problems(discovery.keys):
         warning_line(f"{problem} (deploying this key is refused until then)")
     for error in errors:
         warning_line(f"skipped {error}")
+
+
+def _plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]],
+                 leads: Sequence[Sequence[tuple[str, int]]]) -> bool:
+    """Print the table with `flowportal.plain_table` where it lays it out as rich would
+    on stdout; False: it declined, and the caller prints it with rich."""
+    from flowportal import plain_table
+
+    mode = plain_table.output_mode(_RedactingStream(sys.stdout))  # the stream rich would be given
+    text = None if mode is None else plain_table.render(title, columns, rows, *mode, leads=leads)
+    if text is not None:
+        _write_whole(text)
+    return text is not None
 
 
 def _write_whole(text: str, stderr: bool = False) -> None:
@@ -283,15 +288,7 @@ def results_table(outcome: Any) -> None:
         status = mark if result.ok else f"{mark}: {redact(result.error or '')}"
         rows.append((redact(result.name), status, redact(outcome.urls.get(result.name, ""))))
         leads.append((("", 0), ("green" if result.ok else "red", len(mark)), ("", 0)))
-    from flowportal import plain_table
-
-    mode = plain_table.output_mode(_RedactingStream(sys.stdout))
-    text = None
-    if mode is not None:
-        width, colour = mode
-        text = plain_table.render("applied", RESULT_COLUMNS, rows, width, colour, leads=leads)
-    if text is not None:
-        _write_whole(text)
+    if _plain_table("applied", RESULT_COLUMNS, rows, leads):
         return
     from rich.table import Table
 

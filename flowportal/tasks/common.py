@@ -12,8 +12,18 @@ from typing import Any
 from flowportal.project import find_project_root
 from flowportal.tasks.errors import debug_enabled, exit_code, one_line_errors, protect
 
-__all__ = ["CliReporter", "check_via", "debug_enabled", "exit_code", "fail_on_history", "one_line_errors",
-           "protect", "report_outcome", "workspace_here"]
+__all__ = ["GITHUB_HELP", "CliReporter", "check_via", "debug_enabled", "exit_code", "fail_on_history",
+           "one_line_errors", "protect", "report_outcome", "run_workflow", "workspace_here"]
+
+#: Help of the flags every verb that can run as a GitHub Actions workflow shares.
+GITHUB_HELP = {
+    "ref": "with --via github: the git ref the workflow runs on",
+    "watch": "with --via github: follow the run until it ends",
+    "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
+              "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
+    "repo": "with --via github: OWNER/NAME (default: the origin remote)",
+    "strict-history": "fail (exit 1) if the change could not be recorded in the history",
+}
 
 
 def workspace_here() -> Any:
@@ -90,6 +100,20 @@ def check_via(via: str, dry_run: bool, json: bool) -> None:
     if via == "github" and (dry_run or json):
         raise exit_code(1, "error: --dry-run and --json work with --via prefect only; the workflow run "
                            "prints its own plan (run the same command without --via for a local plan)")
+
+
+def run_workflow(action: Any, ref: str, watch: bool, repo: str, inputs: str) -> BaseException:
+    """`--via github`: dispatch `action`'s workflow (and follow it with `watch`); the
+    exit to end the task with (the run's conclusion when watched)."""
+    from flowportal.bootstrap import bootstrap
+    from flowportal.usecases.github_dispatch import DispatchRequest, dispatch
+    from portal_core.github import parse_input_names
+
+    request = DispatchRequest(action, ref=ref or None, watch=watch, repo=repo or None,
+                              input_names=parse_input_names(inputs))
+    with CliReporter() as reporter:
+        started = dispatch(workspace_here().root, request, bootstrap(), reporter)
+    return exit_code(started.exit_code)
 
 
 def report_outcome(outcome: Any, json: bool) -> None:

@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flowportal.tasks.common import (
+    GITHUB_HELP,
     CliReporter,
     check_via,
     exit_code,
     fail_on_history,
     one_line_errors,
     report_outcome,
+    run_workflow,
     workspace_here,
 )
 from flowportal.tasks.declared import DeclaredTask
@@ -49,17 +51,11 @@ def deploy(
     if not env:
         raise exit_code(1, "error: --env is required")
     check_via(via, dry_run, json)
-    from flowportal.bootstrap import bootstrap
-
     if via == "github":
-        from flowportal.usecases.github_dispatch import DispatchRequest, WorkflowDeploy, dispatch
-        from portal_core.github import parse_input_names
+        from flowportal.usecases.github_dispatch import WorkflowDeploy
 
-        request_run = DispatchRequest(WorkflowDeploy(tuple(flow), env), ref=ref or None, watch=watch,
-                                      repo=repo or None, input_names=parse_input_names(inputs))
-        with CliReporter() as reporter:
-            started = dispatch(workspace_here().root, request_run, bootstrap(), reporter)
-        raise exit_code(started.exit_code)
+        raise run_workflow(WorkflowDeploy(tuple(flow), env), ref, watch, repo, inputs)
+    from flowportal.bootstrap import bootstrap
     from flowportal.usecases.deploy import DeployRequest
     from flowportal.usecases.deploy import deploy as run
 
@@ -87,13 +83,8 @@ DEPLOY = DeclaredTask(
         "dry-run": "show the plan and stop; exit 2 if changes are pending",
         "json": "print the plan and results as JSON",
         "via": "'prefect' (default): write directly; 'github': run the deploy workflow",
-        "ref": "with --via github: the git ref the workflow runs on",
-        "watch": "with --via github: follow the run until it ends",
         "adopt": "take over same-named deployments not made by flowportal or acme-portal-sdk",
-        "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
-                  "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
-        "repo": "with --via github: OWNER/NAME (default: the origin remote)",
-        "strict-history": "fail (exit 1) if the change could not be recorded in the history",
+        **GITHUB_HELP,
     },
 )
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from flowportal.tasks.common import (
+    GITHUB_HELP,
     CliReporter,
     check_via,
     exit_code,
     fail_on_history,
     one_line_errors,
     report_outcome,
+    run_workflow,
     workspace_here,
 )
 from flowportal.tasks.declared import DeclaredTask
@@ -45,18 +47,11 @@ def promote(
     if not src or not dst:
         raise exit_code(1, "error: --src and --dst are required")
     check_via(via, dry_run, json)
-    from flowportal.bootstrap import bootstrap
-
     if via == "github":
-        from flowportal.usecases.github_dispatch import DispatchRequest, WorkflowPromote, dispatch
-        from portal_core.github import parse_input_names
+        from flowportal.usecases.github_dispatch import WorkflowPromote
 
-        action = WorkflowPromote(tuple(flow), src, dst, branch or None, force)
-        request_run = DispatchRequest(action, ref=ref or None, watch=watch, repo=repo or None,
-                                      input_names=parse_input_names(inputs))
-        with CliReporter() as reporter:
-            started = dispatch(workspace_here().root, request_run, bootstrap(), reporter)
-        raise exit_code(started.exit_code)
+        raise run_workflow(WorkflowPromote(tuple(flow), src, dst, branch or None, force), ref, watch, repo, inputs)
+    from flowportal.bootstrap import bootstrap
     from flowportal.usecases.promote import PromoteRequest
     from flowportal.usecases.promote import promote as run
 
@@ -99,13 +94,8 @@ PROMOTE = DeclaredTask(
         "json": "print the plan and results as JSON",
         "force": "allow skipping or reversing the promotion path",
         "via": "'prefect' (default) or 'github' (run the promote workflow)",
-        "ref": "with --via github: the git ref the workflow runs on",
-        "watch": "with --via github: follow the run until it ends",
         "adopt": "take over same-named deployments in dst not made by flowportal or acme-portal-sdk",
-        "inputs": "with --via github: the workflow's input names: 'flowportal' (default), 'sdk' "
-                  "(flows-to-deploy comma list, env-label, source-env, target-env) or value=input pairs",
-        "repo": "with --via github: OWNER/NAME (default: the origin remote)",
-        "strict-history": "fail (exit 1) if the change could not be recorded in the history",
+        **GITHUB_HELP,
     },
 )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -65,7 +66,8 @@ def tables(draw: st.DrawFn) -> tuple[list[str], list[list[str]], list[bool]]:
 def test_the_table_is_rich_s_table_or_declines(table: tuple[list[str], list[list[str]], list[bool]],
                                                width: int, colour_system: str | None) -> None:
     headers, rows, yellow = table
-    ours = plain_table.render("7 flows", headers, rows, width, colour_system is not None, yellow)
+    leads = [[("yellow", len(row[0]))] if mark else [] for row, mark in zip(rows, yellow, strict=True)]
+    ours = plain_table.render("7 flows", headers, rows, width, colour_system is not None, leads)
     if ours is not None:
         assert ours == rich_text("7 flows", headers, rows, width, yellow, colour_system)
 
@@ -160,6 +162,16 @@ def test_the_list_flows_table_prints_as_rich_prints_it(columns: str, stdout: str
 
     discovery = discover(SOURCES, "flows")
     assert discovery.collisions  # the `!` mark, its colour and the warning are part of it
+    printed = printed_both_ways(lambda: render.flows_table(discovery), columns, stdout, monkeypatch, capfd)
+    assert printed[0] == printed[1]
+    assert printed[0].count("!") == 2  # both flows of the shared key are marked
+    assert ("\x1b[33m!" in printed[0]) == (stdout == "terminal")
+
+
+def printed_both_ways(print_it: Callable[[], None], columns: str, stdout: str,
+                      monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> list[str]:
+    """What `print_it` writes to `stdout` ("pipe", "terminal" or "ascii", a StringIO),
+    first as this module lays it out, then with settings it leaves to rich."""
     monkeypatch.setenv("COLUMNS", columns)
     monkeypatch.setenv("TERM", "xterm-256color")
     for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
@@ -169,15 +181,13 @@ def test_the_list_flows_table_prints_as_rich_prints_it(columns: str, stdout: str
         if by_rich:  # settings this module leaves to rich, which prints the same
             monkeypatch.setenv(*(("TTY_COMPATIBLE", "1") if stdout == "terminal" else ("FORCE_COLOR", "")))
         if stdout == "pipe":
-            render.flows_table(discovery)
+            print_it()
             printed.append(capfd.readouterr().out)
         else:  # a StringIO has no encoding: rich draws an ASCII box, and so must we
             with contextlib.redirect_stdout(_Terminal() if stdout == "terminal" else io.StringIO()) as out:
-                render.flows_table(discovery)
+                print_it()
             printed.append(out.getvalue())
-    assert printed[0] == printed[1]
-    assert printed[0].count("!") == 2  # both flows of the shared key are marked
-    assert ("\x1b[33m!" in printed[0]) == (stdout == "terminal")
+    return printed
 
 
 @pytest.mark.parametrize("columns", ["30", "80"])
@@ -195,21 +205,7 @@ def test_the_results_table_prints_as_rich_prints_it(columns: str, stdout: str,
                ApplyResult("c-dev", "c", ok=False))
     outcome = Outcome(Plan("dev", ()), results, applied=True,
                       urls={"report-dev": "http://127.0.0.1:4242/deployments/deployment/1234"})
-    monkeypatch.setenv("COLUMNS", columns)
-    monkeypatch.setenv("TERM", "xterm-256color")
-    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    printed = []
-    for by_rich in (False, True):
-        if by_rich:  # settings this module leaves to rich, which prints the same
-            monkeypatch.setenv(*(("TTY_COMPATIBLE", "1") if stdout == "terminal" else ("FORCE_COLOR", "")))
-        if stdout == "pipe":
-            render.results_table(outcome)
-            printed.append(capfd.readouterr().out)
-        else:
-            with contextlib.redirect_stdout(_Terminal()) as out:
-                render.results_table(outcome)
-            printed.append(out.getvalue())
+    printed = printed_both_ways(lambda: render.results_table(outcome), columns, stdout, monkeypatch, capfd)
     assert printed[0] == printed[1]
     if columns == "80":  # names are shown as they are, not read as markup
         assert "[nightly] sync-dev" in printed[0] and "[field]" in printed[0]

@@ -178,6 +178,7 @@ MAIN = (
 
 
 def test_the_console_script_lists_flows_without_invoke_or_rich(tmp_path: Path, settled: None) -> None:
+    project_flows_root(ROOT)  # this repository's config memoised, as after a first run (or an edit's)
     for argv in (["flowportal", "list-flows"], ["flowportal", "list-flows", "--json", "--strict"]):
         assert heavy(loaded_after(MAIN.replace("ARGV", repr(argv))), NOT_FOR_PLAIN_LIST_FLOWS) == [], argv
     project = _project(tmp_path / "proj")
